@@ -1,0 +1,31 @@
+# The two commands a newcomer needs (see README.md):
+#   make run    set up, build, start a local cluster (1 access node, 3 data nodes), print how to connect
+#   make test   set up, build, lint, and run every test tier
+.PHONY: run test setup lint unit pgrx-test integration stop
+
+run: setup
+	scripts/cluster up
+
+test: setup lint unit pgrx-test integration
+
+setup:
+	scripts/setup
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Pure logic, no PostgreSQL: seconds.
+unit:
+	cargo test -p hyperdist-core
+
+# In-database #[pg_test] suites, against the installed extension.
+pgrx-test:
+	scripts/pgrx-test
+
+# Multi-node suites: real servers started by the harness in tests/.
+integration:
+	cargo test -p hyperdist-tests
+
+stop:
+	scripts/cluster down
