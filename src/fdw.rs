@@ -11,7 +11,7 @@ use pgrx::datum::Datum;
 use pgrx::prelude::*;
 use pgrx::{PgBox, PgSqlErrorCode};
 
-use crate::error;
+use crate::error::{self, Report};
 
 /// The `fdw_handler` pseudo-type: a palloc'd `FdwRoutine` node handed to PostgreSQL.
 pub struct FdwHandler(PgBox<pg_sys::FdwRoutine, pgrx::AllocatedByRust>);
@@ -72,13 +72,15 @@ unsafe extern "C-unwind" fn reject_plain_foreign_table(
             .to_string_lossy()
             .into_owned()
     };
-    error::raise(
+    Report::new(
         PgSqlErrorCode::ERRCODE_FDW_TABLE_NOT_FOUND,
         format!("foreign table \"{name}\" is not a distributed hypertable"),
-        "Foreign tables of hyperdist_fdw are made by create_distributed_hypertable(); \
-         use postgres_fdw for a plain remote table."
-            .to_string(),
     )
+    .hint(
+        "Foreign tables of hyperdist_fdw are made by create_distributed_hypertable(); \
+         use postgres_fdw for a plain remote table.",
+    )
+    .raise()
 }
 
 #[pg_guard]

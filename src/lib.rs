@@ -6,9 +6,15 @@
 
 use pgrx::prelude::*;
 
+mod catalog;
 mod error;
 mod fdw;
+mod guc;
+mod node;
+mod quote;
+mod remote;
 mod version;
+mod views;
 
 pgrx::pg_module_magic!();
 
@@ -24,4 +30,6 @@ pub extern "C-unwind" fn _PG_init() {
     if !preloading {
         error::not_preloaded();
     }
+    guc::init();
+    error::init();
 }

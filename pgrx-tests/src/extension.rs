@@ -82,6 +82,46 @@ mod tests {
         Spi::run("ALTER SERVER dn_port OPTIONS (SET port '70000')").unwrap();
     }
 
+    #[pg_test(error = "invalid value for option \"available\": \"maybe\"")]
+    fn availability_must_be_a_boolean() {
+        Spi::run(
+            "CREATE SERVER dn_av FOREIGN DATA WRAPPER hyperdist_fdw OPTIONS (available 'maybe')",
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn database_has_an_identity_and_no_cluster_yet() {
+        let uuid = Spi::get_one::<String>(
+            "SELECT value FROM _hyperdist_catalog.metadata WHERE key = 'uuid'",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(uuid.len(), 36, "a uuid: {uuid}");
+        let members = Spi::get_one::<i64>(
+            "SELECT count(*) FROM _hyperdist_catalog.metadata WHERE key = 'dist_uuid'",
+        )
+        .unwrap();
+        assert_eq!(members, Some(0));
+    }
+
+    #[pg_test(error = "data node name cannot be NULL")]
+    fn delete_data_node_needs_a_name() {
+        Spi::run("SELECT delete_data_node(NULL)").unwrap();
+    }
+
+    #[pg_test(error = "server \"missing\" does not exist")]
+    fn alter_data_node_of_an_unknown_node() {
+        Spi::run("SELECT alter_data_node('missing', available => false)").unwrap();
+    }
+
+    #[pg_test(error = "data node \"other\" is not a hyperdist server")]
+    fn server_of_another_wrapper_is_not_a_data_node() {
+        Spi::run("CREATE FOREIGN DATA WRAPPER other_fdw").unwrap();
+        Spi::run("CREATE SERVER other FOREIGN DATA WRAPPER other_fdw").unwrap();
+        Spi::run("SELECT delete_data_node('other')").unwrap();
+    }
+
     #[pg_test(error = "invalid option \"password\"")]
     fn password_on_server_is_refused() {
         Spi::run(

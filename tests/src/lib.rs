@@ -11,4 +11,14 @@ mod os;
 mod server;
 
 pub use cluster::{ACCESS_NODE, Cluster};
-pub use server::{Server, StopMode};
+pub use server::{Notices, Server, StopMode};
+
+/// The server-side error of a failed statement; panics if it failed some other way (or not at all).
+pub fn db_error<T: std::fmt::Debug>(
+    result: Result<T, postgres::Error>,
+) -> postgres::error::DbError {
+    let err = result.expect_err("the statement should have failed");
+    err.as_db_error()
+        .unwrap_or_else(|| panic!("expected an error from the server, got: {err}"))
+        .clone()
+}

@@ -13,13 +13,24 @@ const SETTINGS: &[&str] = &[
     "listen_addresses = '127.0.0.1'",
     "unix_socket_directories = ''",
     "shared_preload_libraries = 'hyperdist'",
-    "max_prepared_transactions = 64",
+    "max_prepared_transactions = 100",
     "max_connections = 100",
     "fsync = off",
     "full_page_writes = off",
     "log_line_prefix = '%m [%p] %q%u@%d '",
     "log_min_messages = warning",
 ];
+
+/// Notices and warnings a connection received, oldest first.
+#[derive(Clone, Default)]
+pub struct Notices(std::sync::Arc<std::sync::Mutex<Vec<postgres::error::DbError>>>);
+
+impl Notices {
+    /// Takes the notices received so far.
+    pub fn take(&self) -> Vec<postgres::error::DbError> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub enum StopMode {
@@ -187,20 +198,42 @@ impl Server {
 
     /// A connection to the `postgres` database; panics, with the server log, if there is none.
     pub fn connect(&self) -> postgres::Client {
-        self.try_connect("postgres").unwrap_or_else(|e| {
-            panic!(
-                "cannot connect to {} on port {}: {e}\n--- server log ---\n{}",
-                self.name,
-                self.port,
-                self.log()
-            )
-        })
+        self.connect_to("postgres")
+    }
+
+    /// A connection to `dbname`; panics, with the server log, if there is none.
+    pub fn connect_to(&self, dbname: &str) -> postgres::Client {
+        self.try_connect(dbname)
+            .unwrap_or_else(|e| self.connection_failed(e))
+    }
+
+    /// A connection to `dbname` that also collects the notices and warnings the server sends.
+    pub fn connect_with_notices(&self, dbname: &str) -> (postgres::Client, Notices) {
+        let notices = Notices::default();
+        let sink = notices.clone();
+        let client = self
+            .conninfo(dbname)
+            .parse::<postgres::Config>()
+            .expect("valid connection string")
+            .notice_callback(move |notice| sink.0.lock().unwrap().push(notice))
+            .connect(postgres::NoTls)
+            .unwrap_or_else(|e| self.connection_failed(e));
+        (client, notices)
+    }
+
+    fn connection_failed(&self, e: postgres::Error) -> ! {
+        panic!(
+            "cannot connect to {} on port {}: {e}\n--- server log ---\n{}",
+            self.name,
+            self.port,
+            self.log()
+        )
     }
 
     /// What a person types to reach this server.
     pub fn psql_command(&self) -> String {
         format!(
-            "{} -h 127.0.0.1 -p {} -U postgres postgres",
+            "{} -h 127.0.0.1 -p {} -U postgres -d postgres",
             os::pg_program("psql").display(),
             self.port
         )

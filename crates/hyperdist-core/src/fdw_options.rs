@@ -20,7 +20,7 @@ impl OptionTarget {
     pub fn valid_names(self) -> &'static [&'static str] {
         match self {
             OptionTarget::Wrapper | OptionTarget::ForeignTable => &[],
-            OptionTarget::Server => &["host", "port", "dbname"],
+            OptionTarget::Server => &["host", "port", "dbname", "available"],
             OptionTarget::UserMapping => &["user", "password"],
         }
     }
@@ -90,6 +90,7 @@ pub fn validate(target: OptionTarget, name: &str, value: &str) -> Result<(), Opt
             Ok(port) if (1..=65535).contains(&port) => Ok(()),
             _ => Err(invalid("a port number between 1 and 65535")),
         },
+        "available" if !matches!(value, "true" | "false") => Err(invalid("true or false")),
         "host" | "dbname" | "user" if value.is_empty() => Err(invalid("a non-empty name")),
         _ => Ok(()),
     }
@@ -122,7 +123,7 @@ mod tests {
         assert_eq!(err.to_string(), "invalid option \"hots\"");
         assert_eq!(
             err.hint(),
-            "Valid options in this context are: host, port, dbname."
+            "Valid options in this context are: host, port, dbname, available."
         );
     }
 
@@ -160,6 +161,14 @@ mod tests {
         for good in ["1", "5432", "65535"] {
             assert_eq!(validate(OptionTarget::Server, "port", good), Ok(()));
         }
+    }
+
+    #[test]
+    fn availability_is_a_boolean() {
+        assert_eq!(validate(OptionTarget::Server, "available", "false"), Ok(()));
+        assert_eq!(validate(OptionTarget::Server, "available", "true"), Ok(()));
+        let err = validate(OptionTarget::Server, "available", "no").unwrap_err();
+        assert_eq!(err.hint(), "Use true or false.");
     }
 
     #[test]

@@ -4,4 +4,5 @@
 //! extension crate (the repository root) is the glue that feeds it data from PostgreSQL and turns its
 //! errors into `ereport`s.
 
+pub mod compat;
 pub mod fdw_options;

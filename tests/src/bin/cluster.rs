@@ -1,7 +1,7 @@
 //! `hyperdist-cluster`: the local development cluster (one access node, N data nodes).
 //!
 //! ```text
-//! hyperdist-cluster up [--data-nodes N]   create (first time) and start; CREATE EXTENSION everywhere
+//! hyperdist-cluster up [--data-nodes N]   create (first time) and (re)start; CREATE EXTENSION everywhere
 //! hyperdist-cluster status                which servers run, and on which ports
 //! hyperdist-cluster psql [NODE] [ARGS..]  psql to the access node (or to NODE: an, dn1, ...)
 //! hyperdist-cluster down [--purge]        stop cleanly; --purge also deletes the data
@@ -67,13 +67,43 @@ fn up(args: &[String]) -> Result<(), String> {
         }
         Err(_) => Cluster::create(&dir, data_nodes)?,
     };
+    // Restart running servers: a rebuilt library is only loaded by a fresh postmaster.
+    cluster.stop_all(StopMode::Fast)?;
     cluster.start_all()?;
     cluster.create_extension()?;
+    register_data_nodes(&cluster)?;
     print_servers(&cluster);
     println!(
         "\nConnect to the access node with:\n  {}",
         cluster.access_node().psql_command()
     );
+    Ok(())
+}
+
+/// Makes the access node know every data node under the data node's own name (`dn1`, ...), with
+/// its current port.
+fn register_data_nodes(cluster: &Cluster) -> Result<(), String> {
+    let mut an = cluster
+        .access_node()
+        .try_connect("postgres")
+        .map_err(|e| format!("cannot connect to the access node: {e}"))?;
+    for server in cluster.data_nodes() {
+        let known = an
+            .query_one(
+                "SELECT count(*) FROM pg_foreign_server WHERE srvname = $1",
+                &[&server.name()],
+            )
+            .map_err(|e| e.to_string())?
+            .get::<_, i64>(0)
+            > 0;
+        let sql = if known {
+            "SELECT * FROM alter_data_node($1, host => '127.0.0.1', port => $2)"
+        } else {
+            "SELECT * FROM add_data_node($1, host => '127.0.0.1', port => $2)"
+        };
+        an.query(sql, &[&server.name(), &i32::from(server.port())])
+            .map_err(|e| format!("registering data node {}: {e}", server.name()))?;
+    }
     Ok(())
 }
 
