@@ -13,24 +13,52 @@ CREATE TABLE _hyperdist_catalog.hypertable (
     id serial PRIMARY KEY,
     schema_name name NOT NULL,
     table_name name NOT NULL,
+    associated_schema_name name NOT NULL,
+    associated_table_prefix name NOT NULL,
     replication_factor smallint NOT NULL CHECK (replication_factor > 0),
     UNIQUE (schema_name, table_name)
 );
 
+-- At most one open (time) and one closed (space, hash) dimension per hypertable. Values are kept in
+-- an internal bigint form: microseconds since 1970-01-01 for timestamp types and date, the value
+-- itself for integer types, the 31-bit hash for a closed dimension.
+CREATE TABLE _hyperdist_catalog.dimension (
+    id serial PRIMARY KEY,
+    hypertable_id integer NOT NULL REFERENCES _hyperdist_catalog.hypertable (id) ON DELETE CASCADE,
+    column_name name NOT NULL,
+    column_type regtype NOT NULL,
+    interval_length bigint CHECK (interval_length > 0),
+    num_slices smallint CHECK (num_slices BETWEEN 1 AND 32767),
+    CHECK ((interval_length IS NULL) <> (num_slices IS NULL)),
+    UNIQUE (hypertable_id, column_name)
+);
+
+-- The data nodes a hypertable places new chunks on, in placement order.
 CREATE TABLE _hyperdist_catalog.hypertable_data_node (
     hypertable_id integer NOT NULL REFERENCES _hyperdist_catalog.hypertable (id) ON DELETE CASCADE,
     node_name name NOT NULL,
+    position integer NOT NULL,
     PRIMARY KEY (hypertable_id, node_name)
 );
 CREATE INDEX hypertable_data_node_node_name_idx ON _hyperdist_catalog.hypertable_data_node (node_name);
 
+-- A chunk covers [time_start, time_end) of the time dimension and [space_start, space_end) of the
+-- space dimension (the whole line when there is none). The unique key makes two sessions that create
+-- the same chunk at once wait for each other instead of making it twice.
 CREATE TABLE _hyperdist_catalog.chunk (
     id serial PRIMARY KEY,
     hypertable_id integer NOT NULL REFERENCES _hyperdist_catalog.hypertable (id) ON DELETE CASCADE,
     schema_name name NOT NULL,
     table_name name NOT NULL,
-    UNIQUE (schema_name, table_name)
+    time_start bigint NOT NULL,
+    time_end bigint NOT NULL,
+    space_start bigint NOT NULL,
+    space_end bigint NOT NULL,
+    CHECK (time_start < time_end AND space_start < space_end),
+    UNIQUE (schema_name, table_name),
+    UNIQUE (hypertable_id, time_start, space_start)
 );
+CREATE INDEX chunk_time_idx ON _hyperdist_catalog.chunk (hypertable_id, time_end, time_start);
 
 -- Where each chunk's replicas are.
 CREATE TABLE _hyperdist_catalog.chunk_data_node (

@@ -12,6 +12,7 @@ SELECT s.srvname AS node_name,
        pg_catalog.pg_size_pretty(st.total_size) AS total_dist_size
   FROM pg_catalog.pg_foreign_server s
   JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'hyperdist_fdw'
-  LEFT JOIN _hyperdist_internal.data_node_status() st ON st.node_name = s.srvname::text;
+  LEFT JOIN _hyperdist_internal.data_node_status() st ON st.node_name = s.srvname::text
+ WHERE s.srvname <> '_hyperdist_distributed';
 
 GRANT SELECT ON timescaledb_information.data_nodes TO PUBLIC;

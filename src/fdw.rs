@@ -1,9 +1,9 @@
 //! The `hyperdist_fdw` foreign-data wrapper: data nodes are its foreign servers, distributed
 //! hypertables its foreign tables.
 //!
-//! The handler wires PostgreSQL's FDW callbacks to the planner, executor and ingest modules. Until a
-//! foreign table is backed by a distributed hypertable, planning one fails with a clear error (a
-//! missing callback would crash the backend).
+//! The handler wires PostgreSQL's FDW callbacks to the scan (`exec/`) and insert (`ingest/`)
+//! modules. A foreign table of this wrapper that is not a distributed hypertable fails at planning
+//! with a clear error.
 
 use hyperdist_core::fdw_options::{self, OptionTarget};
 use pgrx::callconv::{BoxRet, FcInfo};
@@ -11,7 +11,10 @@ use pgrx::datum::Datum;
 use pgrx::prelude::*;
 use pgrx::{PgBox, PgSqlErrorCode};
 
+use crate::catalog::hypertable;
 use crate::error::{self, Report};
+use crate::exec::scan;
+use crate::ingest::{self, InsertState};
 
 /// The `fdw_handler` pseudo-type: a palloc'd `FdwRoutine` node handed to PostgreSQL.
 pub struct FdwHandler(PgBox<pg_sys::FdwRoutine, pgrx::AllocatedByRust>);
@@ -34,9 +37,19 @@ mod _hyperdist_internal {
         // SAFETY: allocates a zeroed node in the current memory context, as makeNode() does.
         let mut routine =
             unsafe { PgBox::<pg_sys::FdwRoutine>::alloc_node(pg_sys::NodeTag::T_FdwRoutine) };
-        routine.GetForeignRelSize = Some(reject_plain_foreign_table);
-        routine.GetForeignPaths = Some(reject_plain_foreign_table);
-        routine.GetForeignPlan = Some(reject_plain_foreign_table_plan);
+        routine.GetForeignRelSize = Some(get_rel_size);
+        routine.GetForeignPaths = Some(scan::get_paths);
+        routine.GetForeignPlan = Some(scan::get_plan);
+        routine.BeginForeignScan = Some(scan::begin);
+        routine.IterateForeignScan = Some(scan::iterate);
+        routine.ReScanForeignScan = Some(scan::rescan);
+        routine.EndForeignScan = Some(scan::end);
+        routine.PlanForeignModify = Some(plan_modify);
+        routine.BeginForeignModify = Some(begin_modify);
+        routine.ExecForeignInsert = Some(exec_insert);
+        routine.EndForeignModify = Some(end_insert);
+        routine.BeginForeignInsert = Some(begin_insert);
+        routine.EndForeignInsert = Some(end_insert);
         FdwHandler(routine)
     }
 
@@ -58,43 +71,93 @@ mod _hyperdist_internal {
     }
 }
 
+/// Planning starts here: a foreign table of hyperdist_fdw that is not a distributed hypertable
+/// (made by hand) is refused before anything else looks at it.
 #[pg_guard]
-unsafe extern "C-unwind" fn reject_plain_foreign_table(
-    _root: *mut pg_sys::PlannerInfo,
-    _baserel: *mut pg_sys::RelOptInfo,
-    foreign_table: pg_sys::Oid,
+unsafe extern "C-unwind" fn get_rel_size(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    relid: pg_sys::Oid,
 ) {
-    let name = unsafe { pg_sys::get_rel_name(foreign_table) };
-    let name = if name.is_null() {
-        format!("{foreign_table:?}")
-    } else {
-        unsafe { std::ffi::CStr::from_ptr(name) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    Report::new(
-        PgSqlErrorCode::ERRCODE_FDW_TABLE_NOT_FOUND,
-        format!("foreign table \"{name}\" is not a distributed hypertable"),
-    )
-    .hint(
-        "Foreign tables of hyperdist_fdw are made by create_distributed_hypertable(); \
-         use postgres_fdw for a plain remote table.",
-    )
-    .raise()
+    hypertable::require(relid);
+    unsafe { scan::get_rel_size(root, baserel, relid) }
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn reject_plain_foreign_table_plan(
-    root: *mut pg_sys::PlannerInfo,
-    baserel: *mut pg_sys::RelOptInfo,
-    foreign_table: pg_sys::Oid,
-    _best_path: *mut pg_sys::ForeignPath,
-    _tlist: *mut pg_sys::List,
-    _scan_clauses: *mut pg_sys::List,
-    _outer_plan: *mut pg_sys::Plan,
-) -> *mut pg_sys::ForeignScan {
-    unsafe { reject_plain_foreign_table(root, baserel, foreign_table) };
+unsafe extern "C-unwind" fn plan_modify(
+    _root: *mut pg_sys::PlannerInfo,
+    plan: *mut pg_sys::ModifyTable,
+    _result_relation: pg_sys::Index,
+    _subplan_index: i32,
+) -> *mut pg_sys::List {
+    let (operation, on_conflict) = unsafe { ((*plan).operation, (*plan).onConflictAction) };
+    if operation != pg_sys::CmdType::CMD_INSERT {
+        Report::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "UPDATE and DELETE on distributed hypertables are not supported yet",
+        )
+        .hint("Insert corrected rows, or run the statement on the data nodes' chunk tables.")
+        .raise();
+    }
+    if on_conflict != pg_sys::OnConflictAction::ONCONFLICT_NONE {
+        Report::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "ON CONFLICT is not supported on distributed hypertables yet",
+        )
+        .raise();
+    }
     std::ptr::null_mut()
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin_modify(
+    mtstate: *mut pg_sys::ModifyTableState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    _fdw_private: *mut pg_sys::List,
+    _subplan_index: i32,
+    eflags: i32,
+) {
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
+        unsafe { begin_insert(mtstate, rinfo) }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin_insert(
+    mtstate: *mut pg_sys::ModifyTableState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+) {
+    unsafe {
+        let query_memory = (*(*mtstate).ps.state).es_query_cxt;
+        let state = ingest::begin((*rinfo).ri_RelationDesc, query_memory);
+        (*rinfo).ri_FdwState = state.cast();
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn exec_insert(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    _plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    unsafe {
+        let state = (*rinfo).ri_FdwState.cast::<InsertState>();
+        (*state).insert(slot);
+    }
+    slot
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn end_insert(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+) {
+    unsafe {
+        if let Some(state) = (*rinfo).ri_FdwState.cast::<InsertState>().as_mut() {
+            state.flush();
+        }
+    }
 }
 
 pgrx::extension_sql!(
@@ -103,6 +166,10 @@ CREATE FOREIGN DATA WRAPPER hyperdist_fdw
     HANDLER _hyperdist_internal.hyperdist_fdw_handler
     VALIDATOR _hyperdist_internal.hyperdist_fdw_validator;
 COMMENT ON FOREIGN DATA WRAPPER hyperdist_fdw IS 'hyperdist data nodes (servers) and distributed hypertables (tables)';
+-- Every distributed hypertable is a foreign table of this server; it is not a data node (a foreign
+-- table needs a server, and tying hypertables to one data node would stop that node's removal).
+CREATE SERVER _hyperdist_distributed FOREIGN DATA WRAPPER hyperdist_fdw;
+COMMENT ON SERVER _hyperdist_distributed IS 'the server of all distributed hypertables; not a data node';
 "#,
     name = "hyperdist_fdw",
     requires = [

@@ -8,6 +8,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 static CONNECT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static PING_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 static LOG_REMOTE_COMMANDS: GucSetting<bool> = GucSetting::<bool>::new(false);
+static MAX_INSERT_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -38,6 +39,16 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"hyperdist.max_insert_batch_size",
+        c"Rows an INSERT or COPY buffers for a data node before sending them.",
+        c"Rows are shipped to data nodes with binary COPY, a batch at a time; 1 sends each row at once.",
+        &MAX_INSERT_BATCH_SIZE,
+        1,
+        1_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     reserve_prefix(c"hyperdist");
 }
 
@@ -61,4 +72,8 @@ pub fn ping_timeout() -> Duration {
 
 pub fn log_remote_commands() -> bool {
     LOG_REMOTE_COMMANDS.get()
+}
+
+pub fn max_insert_batch_size() -> usize {
+    MAX_INSERT_BATCH_SIZE.get().max(1) as usize
 }

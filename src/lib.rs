@@ -7,12 +7,16 @@
 use pgrx::prelude::*;
 
 mod catalog;
+mod ddl;
 mod error;
+mod exec;
 mod fdw;
 mod guc;
+mod ingest;
 mod node;
 mod quote;
 mod remote;
+mod txn;
 mod version;
 mod views;
 
@@ -32,4 +36,5 @@ pub extern "C-unwind" fn _PG_init() {
     }
     guc::init();
     error::init();
+    txn::init();
 }

@@ -137,7 +137,7 @@ mod tests {
         Spi::run("SELECT * FROM not_distributed").unwrap();
     }
 
-    #[pg_test(error = "cannot insert into foreign table \"ro\"")]
+    #[pg_test(error = "foreign table \"ro\" is not a distributed hypertable")]
     fn plain_foreign_table_refuses_inserts() {
         Spi::run("CREATE SERVER dn_ins FOREIGN DATA WRAPPER hyperdist_fdw").unwrap();
         Spi::run("CREATE FOREIGN TABLE ro (t int) SERVER dn_ins").unwrap();

@@ -59,6 +59,6 @@ pub fn leave_cluster_if_no_data_nodes() {
             AND m.value = (SELECT value FROM _hyperdist_catalog.metadata WHERE key = 'uuid')
             AND NOT EXISTS (SELECT FROM pg_catalog.pg_foreign_server s
                               JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-                             WHERE w.fdwname = 'hyperdist_fdw')",
+                             WHERE w.fdwname = 'hyperdist_fdw' AND s.srvname <> '_hyperdist_distributed')",
     ));
 }

@@ -81,16 +81,20 @@ impl DataNode {
     }
 }
 
+/// The foreign server of distributed hypertables (see `src/fdw.rs`); it is not a data node.
+pub const HYPERTABLE_SERVER: &str = "_hyperdist_distributed";
+
 const SERVERS: &str = "SELECT s.oid, s.srvname::text, coalesce(s.srvoptions::text[], '{}'), w.fdwname = 'hyperdist_fdw'
                          FROM pg_catalog.pg_foreign_server s
-                         JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw";
+                         JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                        WHERE s.srvname <> '_hyperdist_distributed'";
 
 /// The data node called `name`; `None` if there is no server of that name. A server of another
 /// wrapper is an error: the name is taken by something that is not a data node.
 pub fn find(name: &str) -> Option<DataNode> {
     let found = Spi::connect(|client| {
         let rows = client.select(
-            &format!("{SERVERS} WHERE s.srvname = $1"),
+            &format!("{SERVERS} AND s.srvname = $1"),
             Some(1),
             &[name.into()],
         )?;
@@ -132,7 +136,7 @@ pub fn get(name: &str) -> DataNode {
 pub fn all() -> Vec<DataNode> {
     let rows = Spi::connect(|client| {
         let rows = client.select(
-            &format!("{SERVERS} WHERE w.fdwname = 'hyperdist_fdw' ORDER BY 2"),
+            &format!("{SERVERS} AND w.fdwname = 'hyperdist_fdw' ORDER BY 2"),
             None,
             &[],
         )?;

@@ -81,7 +81,7 @@ pub enum RemoteError {
 }
 
 impl RemoteError {
-    fn from_postgres(node: &str, err: tokio_postgres::Error) -> RemoteError {
+    pub fn from_postgres(node: &str, err: tokio_postgres::Error) -> RemoteError {
         match err.as_db_error() {
             Some(db) => RemoteError::Server {
                 node: node.to_string(),

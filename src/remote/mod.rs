@@ -12,7 +12,8 @@
 //! handed back to the backend's thread before they touch PostgreSQL.
 
 pub mod cache;
+pub mod codec;
 pub mod connection;
 pub mod runtime;
 
-pub use connection::{ConnectionTarget, NodeConnection};
+pub use connection::{ConnectionTarget, NodeConnection, RemoteError};

@@ -40,9 +40,12 @@ fn add(an: &mut Client, name: &str, server: &Server) -> Result<postgres::Row, po
 }
 
 fn server_count(an: &mut Client) -> i64 {
-    an.query_one("SELECT count(*) FROM pg_foreign_server", &[])
-        .unwrap()
-        .get(0)
+    an.query_one(
+        "SELECT count(*) FROM pg_foreign_server WHERE srvname <> '_hyperdist_distributed'",
+        &[],
+    )
+    .unwrap()
+    .get(0)
 }
 
 /// A port where nothing listens (bound a moment ago, then released).
@@ -449,16 +452,18 @@ fn data_node_settings_are_checked_with_a_hint() {
 /// chunk 1 only on dn1 and chunk 2 on both.
 fn fake_hypertable(an: &mut Client, replication_factor: i16) {
     an.execute(
-        "INSERT INTO _hyperdist_catalog.hypertable (id, schema_name, table_name, replication_factor)
-         VALUES (1, 'public', 'conditions', $1)",
+        "INSERT INTO _hyperdist_catalog.hypertable
+             (id, schema_name, table_name, associated_schema_name, associated_table_prefix, replication_factor)
+         VALUES (1, 'public', 'conditions', '_hyperdist_internal', '_dist_hyper_1', $1)",
         &[&replication_factor],
     )
     .unwrap();
     an.batch_execute(
-        "INSERT INTO _hyperdist_catalog.hypertable_data_node VALUES (1, 'dn1'), (1, 'dn2');
-         INSERT INTO _hyperdist_catalog.chunk (id, hypertable_id, schema_name, table_name)
-         VALUES (1, 1, '_hyperdist_internal', '_dist_hyper_1_1_chunk'),
-                (2, 1, '_hyperdist_internal', '_dist_hyper_1_2_chunk');
+        "INSERT INTO _hyperdist_catalog.hypertable_data_node VALUES (1, 'dn1', 0), (1, 'dn2', 1);
+         INSERT INTO _hyperdist_catalog.chunk
+             (id, hypertable_id, schema_name, table_name, time_start, time_end, space_start, space_end)
+         VALUES (1, 1, '_hyperdist_internal', '_dist_hyper_1_1_chunk', 0, 10, 0, 10),
+                (2, 1, '_hyperdist_internal', '_dist_hyper_1_2_chunk', 10, 20, 0, 10);
          INSERT INTO _hyperdist_catalog.chunk_data_node VALUES (1, 'dn1'), (2, 'dn1'), (2, 'dn2');",
     )
     .unwrap();

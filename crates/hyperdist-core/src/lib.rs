@@ -5,4 +5,7 @@
 //! errors into `ereport`s.
 
 pub mod compat;
+pub mod copy_binary;
 pub mod fdw_options;
+pub mod partition;
+pub mod time;

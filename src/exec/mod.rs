@@ -1,0 +1,3 @@
+//! Executing scans of distributed hypertables.
+
+pub mod scan;

@@ -1,0 +1,329 @@
+//! The basic read path: every chunk of the hypertable, read from one available replica, one
+//! remote query per data node (`COPY (SELECT ... UNION ALL ...) TO STDOUT (FORMAT binary)`),
+//! decoded with the types' `recv` functions. WHERE clauses are applied on the access node.
+//! Chunk exclusion and push-down come with the query planner work.
+
+use futures_util::StreamExt;
+use hyperdist_core::copy_binary::{CopyReader, FieldSpans};
+use pgrx::prelude::*;
+use pgrx::{PgMemoryContexts, PgSqlErrorCode, pg_sys};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::catalog::hypertable;
+use crate::ddl::chunk;
+use crate::error::Report;
+use crate::guc;
+use crate::node;
+use crate::quote;
+use crate::remote::codec::{self, ColumnCodec};
+use crate::remote::{NodeConnection, RemoteError, runtime};
+use crate::txn;
+
+/// Rows the planner assumes a hypertable has until statistics say otherwise.
+const DEFAULT_ROWS: f64 = 1000.0;
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_rel_size(
+    _root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    _relid: pg_sys::Oid,
+) {
+    unsafe { (*baserel).rows = DEFAULT_ROWS };
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_paths(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    _relid: pg_sys::Oid,
+) {
+    unsafe {
+        let rows = (*baserel).rows;
+        let path = pg_sys::create_foreignscan_path(
+            root,
+            baserel,
+            std::ptr::null_mut(),
+            rows,
+            100.0,
+            100.0 + rows,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        pg_sys::add_path(baserel, path.cast());
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_plan(
+    _root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    _relid: pg_sys::Oid,
+    _best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    scan_clauses: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    unsafe {
+        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+        pg_sys::make_foreignscan(
+            tlist,
+            local_quals,
+            (*baserel).relid,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            outer_plan,
+        )
+    }
+}
+
+struct ScanState {
+    columns: Vec<ColumnCodec>,
+    /// Remote queries not started yet: (data node, SQL).
+    pending: Vec<(String, String)>,
+    current: Option<(
+        String,
+        Rc<NodeConnection>,
+        std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+    )>,
+    reader: CopyReader,
+    spans: FieldSpans,
+    receive_buffer: pg_sys::StringInfo,
+    row_memory: pg_sys::MemoryContext,
+    /// Every remote query, for a rescan.
+    queries: Vec<(String, String)>,
+}
+
+fn plan_queries(relid: pg_sys::Oid, columns: &[ColumnCodec]) -> Vec<(String, String)> {
+    let hypertable = hypertable::by_relid(relid).unwrap_or_else(|| {
+        Report::new(
+            PgSqlErrorCode::ERRCODE_FDW_TABLE_NOT_FOUND,
+            format!(
+                "foreign table with OID {} is not a distributed hypertable",
+                relid.to_u32()
+            ),
+        )
+        .raise()
+    });
+    let available: Vec<String> = node::all()
+        .into_iter()
+        .filter(|n| n.available)
+        .map(|n| n.name)
+        .collect();
+    let select_list = if columns.is_empty() {
+        "NULL".to_string()
+    } else {
+        columns
+            .iter()
+            .map(|c| quote::ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut per_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for chunk in chunk::all(&hypertable) {
+        let replica = chunk
+            .data_nodes
+            .iter()
+            .find(|n| available.contains(n))
+            .or(chunk.data_nodes.first())
+            .cloned();
+        let Some(replica) = replica else { continue };
+        if !available.contains(&replica) {
+            Report::new(
+                PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+                format!("data node \"{replica}\" is not available"),
+            )
+            .detail(format!(
+                "Chunk {} has no replica on an available data node.",
+                chunk.qualified_name
+            ))
+            .hint(
+                "Mark the data node available again with alter_data_node(..., available => true).",
+            )
+            .raise();
+        }
+        per_node.entry(replica).or_default().push(format!(
+            "SELECT {select_list} FROM ONLY {}",
+            chunk.qualified_name
+        ));
+    }
+    per_node
+        .into_iter()
+        .map(|(node, selects)| {
+            let sql = format!(
+                "COPY ({}) TO STDOUT (FORMAT binary)",
+                selects.join(" UNION ALL ")
+            );
+            (node, sql)
+        })
+        .collect()
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflags: i32) {
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
+        return;
+    }
+    unsafe {
+        let estate = (*node).ss.ps.state;
+        let query_memory = (*estate).es_query_cxt;
+        let relation = (*node).ss.ss_currentRelation;
+        let columns = codec::columns((*relation).rd_att, query_memory);
+        let queries = plan_queries((*relation).rd_id, &columns);
+        let (receive_buffer, row_memory) = PgMemoryContexts::For(query_memory).switch_to(|_| {
+            (
+                pg_sys::makeStringInfo(),
+                pg_sys::AllocSetContextCreateInternal(
+                    query_memory,
+                    c"hyperdist scan row".as_ptr(),
+                    pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                    pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                    pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+                ),
+            )
+        });
+        let state = ScanState {
+            columns,
+            pending: queries.iter().rev().cloned().collect(),
+            current: None,
+            reader: CopyReader::new(),
+            spans: FieldSpans::new(),
+            receive_buffer,
+            row_memory,
+            queries,
+        };
+        (*node).fdw_state = PgMemoryContexts::For(query_memory)
+            .leak_and_drop_on_delete(state)
+            .cast();
+    }
+}
+
+impl ScanState {
+    /// Fills `slot` with the next row; false when every data node is done.
+    unsafe fn next(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+        loop {
+            match self.reader.next_row(&mut self.spans) {
+                Ok(true) => {
+                    unsafe { self.store(slot) };
+                    return true;
+                }
+                Ok(false) => {}
+                Err(err) => self.protocol_error(err.to_string()),
+            }
+            if let Some((name, session, stream)) = &mut self.current {
+                match runtime::block_on(stream.next()) {
+                    Ok(Some(Ok(bytes))) => {
+                        self.reader.feed(&bytes);
+                        continue;
+                    }
+                    Ok(Some(Err(err))) => RemoteError::from_postgres(name, err).raise(),
+                    Ok(None) => {
+                        if let Err(err) = self.reader.check_complete() {
+                            self.protocol_error(err.to_string());
+                        }
+                        self.current = None;
+                        self.reader = CopyReader::new();
+                        continue;
+                    }
+                    Err(_interrupted) => {
+                        session.cancel();
+                        runtime::raise_pending_interrupt();
+                    }
+                }
+            }
+            let Some((name, sql)) = self.pending.pop() else {
+                return false;
+            };
+            let session = txn::session(&node::get(&name));
+            if guc::log_remote_commands() {
+                pgrx::log!("[{name}]: {sql}");
+            }
+            let stream = match runtime::block_on(session.client().copy_out(&sql)) {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => RemoteError::from_postgres(&name, err).raise(),
+                Err(_interrupted) => {
+                    session.cancel();
+                    runtime::raise_pending_interrupt();
+                }
+            };
+            self.current = Some((name, session, Box::pin(stream)));
+        }
+    }
+
+    fn protocol_error(&self, detail: String) -> ! {
+        Report::new(
+            PgSqlErrorCode::ERRCODE_PROTOCOL_VIOLATION,
+            "unexpected data from a data node",
+        )
+        .detail(detail)
+        .raise()
+    }
+
+    unsafe fn store(&mut self, slot: *mut pg_sys::TupleTableSlot) {
+        unsafe {
+            pg_sys::ExecClearTuple(slot);
+            let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+            let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+            let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+            nulls.fill(true);
+            let mut memory = PgMemoryContexts::For(self.row_memory);
+            memory.reset();
+            let bytes = self.reader.bytes();
+            let buffer = self.receive_buffer;
+            memory.switch_to(|_| {
+                for (column, span) in self.columns.iter_mut().zip(&self.spans) {
+                    if let Some((start, end)) = span {
+                        values[column.index] = column.receive(&bytes[*start..*end], buffer);
+                        nulls[column.index] = false;
+                    }
+                }
+            });
+            pg_sys::ExecStoreVirtualTuple(slot);
+        }
+    }
+}
+
+unsafe fn state<'a>(node: *mut pg_sys::ForeignScanState) -> Option<&'a mut ScanState> {
+    unsafe { (*node).fdw_state.cast::<ScanState>().as_mut() }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn iterate(
+    node: *mut pg_sys::ForeignScanState,
+) -> *mut pg_sys::TupleTableSlot {
+    unsafe {
+        let slot = (*node).ss.ss_ScanTupleSlot;
+        match state(node) {
+            Some(state) => {
+                if state.next(slot) {
+                    slot
+                } else {
+                    pg_sys::ExecClearTuple(slot)
+                }
+            }
+            None => pg_sys::ExecClearTuple(slot),
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::ForeignScanState) {
+    if let Some(state) = unsafe { state(node) } {
+        state.current = None;
+        state.reader = CopyReader::new();
+        state.pending = state.queries.iter().rev().cloned().collect();
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn end(node: *mut pg_sys::ForeignScanState) {
+    // The state is dropped with the query's memory; stop reading now.
+    if let Some(state) = unsafe { state(node) } {
+        state.current = None;
+        state.pending.clear();
+    }
+}

@@ -1,0 +1,85 @@
+//! Column values in their binary wire form, as PostgreSQL's own `send` and `recv` functions make
+//! and read them: what travels in binary COPY between the access node and data nodes. Any type
+//! with binary I/O works, built-in or not, as long as both sides have it.
+
+use pgrx::PgTupleDesc;
+use pgrx::pg_sys;
+
+pub struct ColumnCodec {
+    /// 0-based position in the tuple descriptor.
+    pub index: usize,
+    pub name: String,
+    typmod: i32,
+    send: pg_sys::FmgrInfo,
+    recv: pg_sys::FmgrInfo,
+    recv_ioparam: pg_sys::Oid,
+}
+
+/// The codecs of a relation's live (not dropped) columns, with function lookups cached in
+/// `memory` (which must outlive the codecs' use).
+///
+/// # Safety
+/// `tupdesc` must be a valid tuple descriptor; call on the backend's thread.
+pub unsafe fn columns(
+    tupdesc: pg_sys::TupleDesc,
+    memory: pg_sys::MemoryContext,
+) -> Vec<ColumnCodec> {
+    let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc) };
+    tupdesc
+        .iter()
+        .enumerate()
+        .filter(|(_, attr)| !attr.attisdropped)
+        .map(|(index, attr)| {
+            let mut send_oid = pg_sys::InvalidOid;
+            let mut is_varlena = false;
+            let mut recv_oid = pg_sys::InvalidOid;
+            let mut recv_ioparam = pg_sys::InvalidOid;
+            // SAFETY: catalog lookups for an existing type; they raise a PostgreSQL error for a
+            // type without binary I/O.
+            let (send, recv) = unsafe {
+                pg_sys::getTypeBinaryOutputInfo(attr.atttypid, &mut send_oid, &mut is_varlena);
+                pg_sys::getTypeBinaryInputInfo(attr.atttypid, &mut recv_oid, &mut recv_ioparam);
+                let mut send: pg_sys::FmgrInfo = std::mem::zeroed();
+                let mut recv: pg_sys::FmgrInfo = std::mem::zeroed();
+                pg_sys::fmgr_info_cxt(send_oid, &mut send, memory);
+                pg_sys::fmgr_info_cxt(recv_oid, &mut recv, memory);
+                (send, recv)
+            };
+            ColumnCodec {
+                index,
+                name: attr.name().to_string(),
+                typmod: attr.atttypmod,
+                send,
+                recv,
+                recv_ioparam,
+            }
+        })
+        .collect()
+}
+
+impl ColumnCodec {
+    /// The binary form of `value`, palloc'd in the current memory context.
+    ///
+    /// # Safety
+    /// `value` must be a valid, non-null datum of the column's type.
+    pub unsafe fn send(&mut self, value: pg_sys::Datum) -> &[u8] {
+        unsafe {
+            let bytes = pg_sys::SendFunctionCall(&mut self.send, value);
+            let len = pgrx::varsize_any_exhdr(bytes.cast());
+            std::slice::from_raw_parts(pgrx::vardata_any(bytes.cast()).cast::<u8>(), len)
+        }
+    }
+
+    /// The datum of a binary form, allocated in the current memory context. `buffer` is scratch
+    /// space reused between calls.
+    ///
+    /// # Safety
+    /// `buffer` must be a valid StringInfo.
+    pub unsafe fn receive(&mut self, bytes: &[u8], buffer: pg_sys::StringInfo) -> pg_sys::Datum {
+        unsafe {
+            pg_sys::resetStringInfo(buffer);
+            pg_sys::appendBinaryStringInfo(buffer, bytes.as_ptr().cast(), bytes.len() as i32);
+            pg_sys::ReceiveFunctionCall(&mut self.recv, buffer, self.recv_ioparam, self.typmod)
+        }
+    }
+}
