@@ -28,3 +28,25 @@ LANGUAGE sql VOLATILE AS $$
                $12 IS NOT NULL AND lower($12) <> 'off', $13 IS NOT NULL, $14 IS NOT NULL,
                $15, $16::text[]) r
 $$;
+
+CREATE FUNCTION attach_data_node(
+    node_name name,
+    hypertable regclass,
+    if_not_attached boolean = false,
+    repartition boolean = true
+) RETURNS TABLE (hypertable_id integer, node_hypertable_id integer, node_name name)
+LANGUAGE sql VOLATILE AS $$
+    SELECT r.hypertable_id, r.node_hypertable_id, r.node_name::name
+      FROM _hyperdist_internal.attach_data_node($1::text, $2, $3, $4) r
+$$;
+
+CREATE FUNCTION detach_data_node(
+    node_name name,
+    hypertable regclass = NULL,
+    if_attached boolean = false,
+    force boolean = false,
+    repartition boolean = true,
+    drop_remote_data boolean = false
+) RETURNS integer LANGUAGE sql VOLATILE AS $$
+    SELECT _hyperdist_internal.detach_data_node($1::text, $2, $3, $4, $5, $6)
+$$;

@@ -6,6 +6,7 @@ use super::spi;
 
 /// How one distributed hypertable depends on one data node.
 pub struct NodeUsage {
+    pub hypertable_id: i32,
     pub table_name: String,
     pub replication_factor: i16,
     /// Data nodes the hypertable uses, this one included.
@@ -23,7 +24,7 @@ pub fn hypertables_using(node_name: &str) -> Vec<NodeUsage> {
                 "WITH replicas AS (
                      SELECT chunk_id, count(*) AS copies
                        FROM _hyperdist_catalog.chunk_data_node GROUP BY chunk_id)
-                 SELECT h.table_name::text, h.replication_factor,
+                 SELECT h.id, h.table_name::text, h.replication_factor,
                         (SELECT count(*) FROM _hyperdist_catalog.hypertable_data_node o
                           WHERE o.hypertable_id = h.id),
                         count(r.chunk_id) FILTER (WHERE r.copies = 1),
@@ -42,11 +43,12 @@ pub fn hypertables_using(node_name: &str) -> Vec<NodeUsage> {
             )?
             .map(|row| {
                 Ok(NodeUsage {
-                    table_name: row.get::<String>(1)?.unwrap_or_default(),
-                    replication_factor: row.get::<i16>(2)?.unwrap_or(1),
-                    data_nodes: row.get::<i64>(3)?.unwrap_or(0),
-                    sole_replicas: row.get::<i64>(4)?.unwrap_or(0),
-                    shared_replicas: row.get::<i64>(5)?.unwrap_or(0),
+                    hypertable_id: row.get::<i32>(1)?.unwrap_or_default(),
+                    table_name: row.get::<String>(2)?.unwrap_or_default(),
+                    replication_factor: row.get::<i16>(3)?.unwrap_or(1),
+                    data_nodes: row.get::<i64>(4)?.unwrap_or(0),
+                    sole_replicas: row.get::<i64>(5)?.unwrap_or(0),
+                    shared_replicas: row.get::<i64>(6)?.unwrap_or(0),
                 })
             })
             .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
@@ -70,5 +72,27 @@ pub fn remove_data_node(node_name: &str) {
     spi(Spi::run_with_args(
         "DELETE FROM _hyperdist_catalog.hypertable_data_node WHERE node_name = $1",
         &[node_name.into()],
+    ));
+}
+
+/// Detaches the node from one hypertable: its replicas of the hypertable's chunks (and chunks left
+/// without a replica) and its membership.
+pub fn detach_data_node(node_name: &str, hypertable_id: i32) {
+    spi(Spi::run_with_args(
+        "WITH gone AS (
+             DELETE FROM _hyperdist_catalog.chunk_data_node d
+              USING _hyperdist_catalog.chunk c
+              WHERE d.chunk_id = c.id AND c.hypertable_id = $2 AND d.node_name = $1
+             RETURNING d.chunk_id)
+         DELETE FROM _hyperdist_catalog.chunk c
+          USING gone
+          WHERE c.id = gone.chunk_id
+            AND NOT EXISTS (SELECT FROM _hyperdist_catalog.chunk_data_node o
+                             WHERE o.chunk_id = c.id AND o.node_name <> $1)",
+        &[node_name.into(), hypertable_id.into()],
+    ));
+    spi(Spi::run_with_args(
+        "DELETE FROM _hyperdist_catalog.hypertable_data_node WHERE node_name = $1 AND hypertable_id = $2",
+        &[node_name.into(), hypertable_id.into()],
     ));
 }

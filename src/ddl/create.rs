@@ -502,7 +502,8 @@ fn record(
     }
 }
 
-/// What each data node runs: the schema if missing, the table, its indexes, and the default ones.
+/// What each data node runs: the table as [`TableDefinition::data_node_ddl`] has it, plus the
+/// default indexes.
 fn data_node_ddl(
     definition: &TableDefinition,
     table: &Table,
@@ -691,6 +692,16 @@ mod _hyperdist_internal {
     }
 }
 
+pgrx::extension_sql_file!(
+    "../../sql/hypertable_views.sql",
+    name = "hypertable_views",
+    requires = ["catalog"]
+);
+pgrx::extension_sql_file!(
+    "../../sql/hypertable_settings.sql",
+    name = "hypertable_settings",
+    requires = ["catalog"]
+);
 pgrx::extension_sql_file!(
     "../../sql/hypertables.sql",
     name = "hypertable_api",

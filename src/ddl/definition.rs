@@ -166,3 +166,37 @@ impl TableDefinition {
         })
     }
 }
+
+impl TableDefinition {
+    /// Everything a data node runs to hold the table: its schema if missing, the table with its
+    /// constraints, and its other indexes.
+    pub fn data_node_ddl(&self, schema: &str, qualified_name: &str) -> Vec<String> {
+        let mut ddl = vec![
+            format!("CREATE SCHEMA IF NOT EXISTS {}", quote::ident(schema)),
+            self.data_node_table(qualified_name),
+        ];
+        ddl.extend(self.indexes.iter().cloned());
+        ddl
+    }
+}
+
+#[pg_schema]
+mod _hyperdist_internal {
+    use super::*;
+
+    /// The DDL that re-creates a hypertable's table (as this data node has it) on another data
+    /// node: how `attach_data_node` copies the current definition to a new node.
+    #[pg_extern(stable)]
+    fn table_definition(relation: pg_sys::Oid) -> String {
+        let (schema, table) = spi(Spi::get_two_with_args::<String, String>(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+            &[relation.into()],
+        ));
+        let (schema, table) = (schema.unwrap_or_default(), table.unwrap_or_default());
+        let qualified = format!("{}.{}", quote::ident(&schema), quote::ident(&table));
+        crate::ddl::with_qualified_names(|| read(relation))
+            .data_node_ddl(&schema, &qualified)
+            .join(";\n")
+    }
+}

@@ -1,6 +1,7 @@
 //! Distributed hypertable DDL: creating one (`create`), the table definition the data nodes get
 //! (`definition`), and chunk tables on data nodes (`chunk`).
 
+pub mod attach;
 pub mod chunk;
 pub mod create;
 pub mod definition;

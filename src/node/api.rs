@@ -6,6 +6,7 @@ use pgrx::{PgSqlErrorCode, pg_sys};
 
 use crate::catalog::{metadata, placement, spi};
 use crate::error::{Report, SqlState, invalid_argument};
+use crate::node::removal::{self, Removal};
 use crate::node::{self, DataNode, bootstrap};
 use crate::quote;
 use crate::remote::cache;
@@ -244,7 +245,12 @@ fn delete(node_name: Option<String>, if_exists: bool, force: bool, drop_database
         node::get(&name); // raises "server does not exist"
         unreachable!()
     };
-    check_removal(&data_node, force);
+    removal::check(
+        &name,
+        &placement::hypertables_using(&name),
+        Removal::Delete,
+        force,
+    );
     placement::remove_data_node(&name);
 
     let target = data_node.target();
@@ -255,74 +261,6 @@ fn delete(node_name: Option<String>, if_exists: bool, force: bool, drop_database
         bootstrap::drop_database(&target);
     }
     true
-}
-
-/// Refuses to remove a node the hypertables still need, unless forced (then warns).
-fn check_removal(data_node: &DataNode, force: bool) {
-    let name = &data_node.name;
-    for usage in placement::hypertables_using(name) {
-        let table = &usage.table_name;
-        if usage.sole_replicas > 0 {
-            if !force {
-                Report::new(
-                    SqlState::INSUFFICIENT_NUM_DATA_NODES,
-                    format!(
-                        "deleting data node \"{name}\" would mean a data-loss for hypertable \"{table}\" \
-                         since data node has the only data replica"
-                    ),
-                )
-                .hint(format!(
-                    "Ensure the data node \"{name}\" has no non-replicated data before deleting it, \
-                     or use force => true to delete it and lose that data."
-                ))
-                .raise();
-            }
-            Report::new(
-                SqlState::INSUFFICIENT_NUM_DATA_NODES,
-                format!("deleting data node \"{name}\" loses data of hypertable \"{table}\""),
-            )
-            .detail(format!(
-                "{} chunk(s) had their only replica on the data node; they are removed from the hypertable.",
-                usage.sole_replicas
-            ))
-            .warn();
-        }
-        if usage.shared_replicas > 0 {
-            if !force {
-                Report::new(
-                    SqlState::DATA_NODE_IN_USE,
-                    format!("data node \"{name}\" still holds data for distributed hypertable \"{table}\""),
-                )
-                .hint("Use force => true to delete it anyway; its chunks will be under-replicated.")
-                .raise();
-            }
-            Report::new(
-                SqlState::INSUFFICIENT_NUM_DATA_NODES,
-                format!("distributed hypertable \"{table}\" is under-replicated"),
-            )
-            .detail(format!(
-                "Some chunks no longer meet the replication target after deleting data node \"{name}\"."
-            ))
-            .warn();
-        }
-        if usage.data_nodes - 1 < i64::from(usage.replication_factor) {
-            let report = Report::new(
-                SqlState::INSUFFICIENT_NUM_DATA_NODES,
-                format!("insufficient number of data nodes for distributed hypertable \"{table}\""),
-            )
-            .detail(format!(
-                "Reducing the number of available data nodes on distributed hypertable \"{table}\" \
-                 prevents full replication of new chunks."
-            ));
-            if force {
-                report.warn();
-            } else {
-                report
-                    .hint("Use force => true to force this operation.")
-                    .raise();
-            }
-        }
-    }
 }
 
 /// Drops the foreign server and its user mappings; anything else depending on it stops the drop.

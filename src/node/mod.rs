@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod bootstrap;
+pub mod removal;
 
 use pgrx::prelude::*;
 use pgrx::{PgSqlErrorCode, pg_sys};
