@@ -13,7 +13,6 @@ use crate::txn;
 
 #[derive(Clone, Debug)]
 pub struct Chunk {
-    pub id: i32,
     /// `schema.table`, quoted.
     pub qualified_name: String,
     pub time: Range,
@@ -39,20 +38,19 @@ fn chunks(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<Chunk> {
         client
             .select(sql, None, args)?
             .map(|row| {
-                let schema = row.get::<String>(2)?.unwrap_or_default();
-                let table = row.get::<String>(3)?.unwrap_or_default();
+                let schema = row.get::<String>(1)?.unwrap_or_default();
+                let table = row.get::<String>(2)?.unwrap_or_default();
                 Ok(Chunk {
-                    id: row.get::<i32>(1)?.unwrap_or_default(),
                     qualified_name: format!("{}.{}", quote::ident(&schema), quote::ident(&table)),
                     time: Range::new(
+                        row.get::<i64>(3)?.unwrap_or_default(),
                         row.get::<i64>(4)?.unwrap_or_default(),
-                        row.get::<i64>(5)?.unwrap_or_default(),
                     ),
                     space: Range::new(
+                        row.get::<i64>(5)?.unwrap_or_default(),
                         row.get::<i64>(6)?.unwrap_or_default(),
-                        row.get::<i64>(7)?.unwrap_or_default(),
                     ),
-                    data_nodes: row.get::<Vec<String>>(8)?.unwrap_or_default(),
+                    data_nodes: row.get::<Vec<String>>(7)?.unwrap_or_default(),
                 })
             })
             .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
@@ -128,7 +126,6 @@ pub fn find_or_create(hypertable: &Hypertable, time: i64, hash: i64) -> Chunk {
         ));
     }
     let chunk = Chunk {
-        id,
         qualified_name: format!(
             "{}.{}",
             quote::ident(&hypertable.associated_schema),

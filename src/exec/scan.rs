@@ -16,7 +16,7 @@ use crate::error::Report;
 use crate::guc;
 use crate::node;
 use crate::quote;
-use crate::remote::codec::{self, ColumnCodec};
+use crate::remote::codec::{self, ColumnCodec, DatabaseEncoding};
 use crate::remote::{NodeConnection, RemoteError, runtime};
 use crate::txn;
 
@@ -274,6 +274,7 @@ impl ScanState {
             memory.reset();
             let bytes = self.reader.bytes();
             let buffer = self.receive_buffer;
+            let _encoding = DatabaseEncoding::enter();
             memory.switch_to(|_| {
                 for (column, span) in self.columns.iter_mut().zip(&self.spans) {
                     if let Some((start, end)) = span {

@@ -10,8 +10,6 @@
 //! PostgreSQL counts the rows and builds RETURNING from the slot we hand back, so the command tag
 //! and RETURNING are exact although rows travel later.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use futures_util::SinkExt;
 use futures_util::future::join_all;
@@ -26,7 +24,7 @@ use crate::error::Report;
 use crate::guc;
 use crate::node;
 use crate::quote;
-use crate::remote::codec::{self, ColumnCodec};
+use crate::remote::codec::{self, ColumnCodec, DatabaseEncoding};
 use crate::remote::{RemoteError, runtime};
 use crate::txn;
 
@@ -37,10 +35,12 @@ pub struct InsertState {
     space_index: Option<usize>,
     /// `(col, col, ...)` for the COPY statements.
     column_list: String,
-    /// Chunks seen in this statement, most recent first.
-    chunks: Vec<Chunk>,
-    buffers: HashMap<i32, ChunkBuffer>,
-    rows_per_node: HashMap<String, usize>,
+    /// Chunks seen in this statement, most recently used first.
+    chunks: Vec<RoutedChunk>,
+    /// Data nodes the statement writes to; chunks refer to them by position.
+    nodes: Vec<String>,
+    /// Rows waiting for each of `nodes`.
+    rows_per_node: Vec<usize>,
     batch_size: usize,
     /// The row being encoded, before its chunk is known.
     scratch: CopyWriter,
@@ -48,9 +48,12 @@ pub struct InsertState {
     row_memory: pg_sys::MemoryContext,
 }
 
-struct ChunkBuffer {
+struct RoutedChunk {
     chunk: Chunk,
-    rows: CopyWriter,
+    /// Positions of the chunk's replicas in `InsertState::nodes`.
+    nodes: Vec<usize>,
+    /// Rows waiting to be shipped (a binary COPY stream), if any.
+    rows: Option<CopyWriter>,
 }
 
 /// Sets up routing for `relation` (the hypertable's foreign table).
@@ -96,8 +99,8 @@ pub unsafe fn begin(
         space_index,
         column_list,
         chunks: Vec::new(),
-        buffers: HashMap::new(),
-        rows_per_node: HashMap::new(),
+        nodes: Vec::new(),
+        rows_per_node: Vec::new(),
         batch_size: guc::max_insert_batch_size(),
         scratch: CopyWriter::rows_only(),
         row_memory,
@@ -145,6 +148,7 @@ impl InsertState {
         let space_index = self.space_index;
         let row = &mut self.scratch;
         row.buffer().clear();
+        let _encoding = DatabaseEncoding::enter();
         let mut row_memory = PgMemoryContexts::For(self.row_memory);
         unsafe {
             row_memory.reset();
@@ -164,58 +168,80 @@ impl InsertState {
                 }
             });
         }
-        let chunk = self.chunk_for(time, hash);
-        let buffer = self.buffers.entry(chunk.id).or_insert_with(|| ChunkBuffer {
-            chunk: chunk.clone(),
-            rows: CopyWriter::new(),
-        });
-        buffer
+        let routed = self.route(time, hash);
+        let chunk = &mut self.chunks[routed];
+        chunk
             .rows
+            .get_or_insert_with(CopyWriter::new)
             .buffer()
             .extend_from_slice(self.scratch.buffer());
         let mut full = false;
-        for node in &chunk.data_nodes {
-            let rows = self.rows_per_node.entry(node.clone()).or_insert(0);
-            *rows += 1;
-            full |= *rows >= self.batch_size;
+        for &node in &chunk.nodes {
+            self.rows_per_node[node] += 1;
+            full |= self.rows_per_node[node] >= self.batch_size;
         }
         if full {
             self.flush();
         }
     }
 
-    fn chunk_for(&mut self, time: i64, hash: i64) -> Chunk {
-        if let Some(at) = self.chunks.iter().position(|c| c.contains(time, hash)) {
-            if at != 0 {
-                let chunk = self.chunks.remove(at);
-                self.chunks.insert(0, chunk);
-            }
-            return self.chunks[0].clone();
+    /// The position in `chunks` of the chunk for (time, hash), moved to the front.
+    fn route(&mut self, time: i64, hash: i64) -> usize {
+        if self.chunks.first().is_some_and(|c| c.chunk.contains(time, hash)) {
+            return 0;
+        }
+        if let Some(at) = self.chunks.iter().position(|c| c.chunk.contains(time, hash)) {
+            self.chunks.swap(0, at);
+            return 0;
         }
         let chunk = chunk::find_or_create(&self.hypertable, time, hash);
-        self.chunks.insert(0, chunk.clone());
-        chunk
+        let nodes = chunk
+            .data_nodes
+            .iter()
+            .map(|name| match self.nodes.iter().position(|n| n == name) {
+                Some(at) => at,
+                None => {
+                    self.nodes.push(name.clone());
+                    self.rows_per_node.push(0);
+                    self.nodes.len() - 1
+                }
+            })
+            .collect();
+        self.chunks.insert(
+            0,
+            RoutedChunk {
+                chunk,
+                nodes,
+                rows: None,
+            },
+        );
+        0
     }
 
     /// Ships every buffered row to its chunk's replicas, all data nodes at once.
     pub fn flush(&mut self) {
-        let mut per_node: HashMap<String, Vec<(String, Bytes)>> = HashMap::new();
-        for (_, mut buffer) in self.buffers.drain() {
-            buffer.rows.finish();
-            let bytes = Bytes::from(buffer.rows.take());
-            for node in &buffer.chunk.data_nodes {
-                per_node
-                    .entry(node.clone())
-                    .or_default()
-                    .push((buffer.chunk.qualified_name.clone(), bytes.clone()));
+        let mut per_node: Vec<Vec<(String, Bytes)>> = vec![Vec::new(); self.nodes.len()];
+        for routed in &mut self.chunks {
+            let Some(mut rows) = routed.rows.take() else {
+                continue;
+            };
+            rows.finish();
+            let bytes = Bytes::from(rows.take());
+            for &node in &routed.nodes {
+                per_node[node].push((routed.chunk.qualified_name.clone(), bytes.clone()));
             }
         }
-        self.rows_per_node.clear();
-        if per_node.is_empty() {
+        self.rows_per_node.fill(0);
+        let nodes: Vec<(String, Vec<(String, Bytes)>)> = self
+            .nodes
+            .iter()
+            .cloned()
+            .zip(per_node)
+            .filter(|(_, jobs)| !jobs.is_empty())
+            .collect();
+        if nodes.is_empty() {
             return;
         }
-        let mut nodes: Vec<_> = per_node.into_iter().collect();
-        nodes.sort_by(|a, b| a.0.cmp(&b.0));
         let sessions: Vec<_> = nodes
             .iter()
             .map(|(name, _)| txn::session(&node::get(name)))

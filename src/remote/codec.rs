@@ -57,6 +57,39 @@ pub unsafe fn columns(
         .collect()
 }
 
+/// While alive, text inside binary values is neither converted to nor from the client's encoding:
+/// values travel between nodes in the database encoding (which a data node's database shares with
+/// the access node's), whatever encoding the access node's client uses.
+pub struct DatabaseEncoding {
+    client: i32,
+}
+
+impl DatabaseEncoding {
+    pub fn enter() -> DatabaseEncoding {
+        // SAFETY: reading and setting the session's client encoding; switching to the database
+        // encoding needs no conversion functions, switching back reuses the session's own.
+        unsafe {
+            let client = pg_sys::pg_get_client_encoding();
+            let database = pg_sys::GetDatabaseEncoding();
+            if client != database {
+                pg_sys::SetClientEncoding(database);
+            }
+            DatabaseEncoding { client }
+        }
+    }
+}
+
+impl Drop for DatabaseEncoding {
+    fn drop(&mut self) {
+        // SAFETY: restores the encoding the session had (also when an ERROR unwinds through).
+        unsafe {
+            if pg_sys::pg_get_client_encoding() != self.client {
+                pg_sys::SetClientEncoding(self.client);
+            }
+        }
+    }
+}
+
 impl ColumnCodec {
     /// The binary form of `value`, palloc'd in the current memory context.
     ///
