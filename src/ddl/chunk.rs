@@ -27,8 +27,7 @@ impl Chunk {
     }
 }
 
-const CHUNK_COLUMNS: &str =
-    "c.id, c.schema_name::text, c.table_name::text, c.time_start, c.time_end,
+const CHUNK_COLUMNS: &str = "c.schema_name::text, c.table_name::text, c.time_start, c.time_end,
      c.space_start, c.space_end,
      ARRAY(SELECT node_name::text FROM _hyperdist_catalog.chunk_data_node d
             WHERE d.chunk_id = c.id ORDER BY node_name)";

@@ -187,10 +187,18 @@ impl InsertState {
 
     /// The position in `chunks` of the chunk for (time, hash), moved to the front.
     fn route(&mut self, time: i64, hash: i64) -> usize {
-        if self.chunks.first().is_some_and(|c| c.chunk.contains(time, hash)) {
+        if self
+            .chunks
+            .first()
+            .is_some_and(|c| c.chunk.contains(time, hash))
+        {
             return 0;
         }
-        if let Some(at) = self.chunks.iter().position(|c| c.chunk.contains(time, hash)) {
+        if let Some(at) = self
+            .chunks
+            .iter()
+            .position(|c| c.chunk.contains(time, hash))
+        {
             self.chunks.swap(0, at);
             return 0;
         }

@@ -34,6 +34,8 @@ pub struct Cluster {
     servers: Vec<Server>,
     /// Test clusters are removed on drop; the development cluster is kept.
     temporary: bool,
+    /// A test cluster fails its test on drop if a backend crashed.
+    check_crashes: bool,
 }
 
 impl Cluster {
@@ -51,6 +53,7 @@ impl Cluster {
         let mut cluster = Cluster::build(&root.join(name), data_nodes, &root)
             .unwrap_or_else(|e| panic!("cannot create a test cluster: {e}"));
         cluster.temporary = true;
+        cluster.check_crashes = true;
         cluster.start_all().unwrap_or_else(|e| panic!("{e}"));
         cluster
     }
@@ -73,6 +76,7 @@ impl Cluster {
             dir: dir.to_path_buf(),
             servers,
             temporary: false,
+            check_crashes: false,
         })
     }
 
@@ -94,6 +98,7 @@ impl Cluster {
             dir: dir.to_path_buf(),
             servers,
             temporary: false,
+            check_crashes: false,
         })
     }
 
@@ -163,7 +168,16 @@ impl Drop for Cluster {
         if !self.temporary {
             return;
         }
-        if std::thread::panicking() {
+        let crashed: Vec<String> = if self.check_crashes {
+            self.servers
+                .iter()
+                .filter(|s| s.crashed())
+                .map(|s| s.name().to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if std::thread::panicking() || !crashed.is_empty() {
             for server in &self.servers {
                 eprintln!(
                     "--- server log of {} (port {}) ---\n{}",
@@ -178,6 +192,13 @@ impl Drop for Cluster {
         }
         if let Err(e) = fs::remove_dir_all(&self.dir) {
             eprintln!("removing test cluster {}: {e}", self.dir.display());
+        }
+        // Every test checks this: a backend crash is a failure even if the test saw nothing.
+        if !crashed.is_empty() && !std::thread::panicking() {
+            panic!(
+                "a backend crashed (terminated by signal) on: {}",
+                crashed.join(", ")
+            );
         }
     }
 }

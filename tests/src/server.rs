@@ -175,6 +175,38 @@ impl Server {
         .map(drop)
     }
 
+    /// Puts `line` first in pg_hba.conf (first match wins) and reloads the server.
+    pub fn prepend_hba(&self, line: &str) -> Result<(), String> {
+        let path = self.data_dir().join("pg_hba.conf");
+        let current = os::run(os::server_command(Path::new("cat")).arg(&path))?;
+        let mut tee = os::server_command(Path::new("tee"));
+        tee.arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null());
+        let mut child = tee
+            .spawn()
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(format!("{line}\n{current}").as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        child.wait().map_err(|e| e.to_string())?;
+        os::run(
+            os::server_command(&os::pg_program("pg_ctl"))
+                .args(["reload", "-D"])
+                .arg(self.data_dir()),
+        )
+        .map(drop)
+    }
+
+    /// Whether a backend of this server crashed (which restarts every session of the server).
+    pub fn crashed(&self) -> bool {
+        self.log().contains("terminated by signal")
+    }
+
     pub fn is_running(&self) -> bool {
         os::server_command(&os::pg_program("pg_ctl"))
             .arg("status")

@@ -165,6 +165,80 @@ fn seed_example_adds_nodes_and_lists_them() {
 }
 
 #[test]
+fn seed_calls_verbatim() {
+    let mut f = setup(1);
+    let port = i32::from(f.cluster.data_nodes()[0].port());
+    let added: String =
+        f.an.query_one(
+            &format!("SELECT add_data_node('node1', host => '127.0.0.1', port => {port})::text"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(added, format!("(node1,127.0.0.1,{port},{DB},t,t,t)"));
+    let deleted: bool =
+        f.an.query_one("SELECT delete_data_node('node1')", &[])
+            .unwrap()
+            .get(0);
+    assert!(deleted);
+    assert_eq!(server_count(&mut f.an), 0);
+}
+
+#[test]
+fn passwords_are_used_and_a_wrong_one_is_refused() {
+    let mut f = setup(1);
+    let dn = &f.cluster.data_nodes()[0];
+    dn.connect()
+        .batch_execute("CREATE ROLE alice LOGIN SUPERUSER PASSWORD 'right'")
+        .unwrap();
+    dn.prepend_hba("host all alice 127.0.0.1/32 scram-sha-256")
+        .unwrap();
+    f.an.batch_execute("CREATE ROLE alice SUPERUSER; SET ROLE alice")
+        .unwrap();
+
+    let add = |an: &mut Client, password: &str| {
+        an.query(
+            "SELECT * FROM add_data_node('dn1', host => '127.0.0.1', port => $1, password => $2)",
+            &[&i32::from(dn.port()), &password],
+        )
+    };
+    let started = Instant::now();
+    let err = db_error(add(&mut f.an, "wrong"));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(err.code().code(), "08001");
+    assert_eq!(err.message(), "could not connect to \"dn1\"");
+    assert!(
+        err.detail()
+            .unwrap()
+            .contains("password authentication failed for user \"alice\""),
+        "{err:?}"
+    );
+    assert_eq!(server_count(&mut f.an), 0);
+    let dbs: i64 = dn
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&DB],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(dbs, 0, "no remote database was created");
+
+    add(&mut f.an, "right").unwrap();
+    let up: bool =
+        f.an.query_one(
+            "SELECT node_up FROM timescaledb_information.data_nodes",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        up,
+        "the stored user mapping carries the password for later sessions"
+    );
+}
+
+#[test]
 fn existing_database_and_extension_are_reused() {
     let mut f = setup(1);
     let dn = &f.cluster.data_nodes()[0];
@@ -439,6 +513,18 @@ fn data_node_settings_are_checked_with_a_hint() {
             .contains("prepared transactions need to be enabled")
     );
     assert!(err.hint().unwrap().contains("max_prepared_transactions"));
+    let dbs: i64 = f.cluster.data_nodes()[0]
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&DB],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        dbs, 0,
+        "the checks come before the remote database is created"
+    );
 
     let err = db_error(add(&mut f.an, "nopreload", &f.cluster.data_nodes()[1]));
     assert_eq!(err.code().code(), "TS174");
