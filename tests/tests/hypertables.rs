@@ -595,3 +595,41 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
     );
     assert_ne!(err.code().code(), "XX000");
 }
+
+#[test]
+fn two_sessions_creating_the_same_chunk_share_it() {
+    let (cluster, mut first) = setup(2, 2);
+    first
+        .batch_execute(
+            "CREATE TABLE c (time timestamptz NOT NULL, v int);
+             SELECT create_distributed_hypertable('c', 'time');",
+        )
+        .unwrap();
+    // The first session creates the chunk and keeps its transaction open.
+    first
+        .batch_execute("BEGIN; INSERT INTO c VALUES ('2024-03-01 10:00+00', 1);")
+        .unwrap();
+    let an = cluster.access_node().conninfo(DB);
+    let second = std::thread::spawn(move || {
+        let mut second = postgres::Client::connect(&an, postgres::NoTls).unwrap();
+        // Same chunk: waits for the first session to commit, then uses its chunk.
+        second
+            .execute("INSERT INTO c VALUES ('2024-03-01 11:00+00', 2)", &[])
+            .unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        !second.is_finished(),
+        "the second session waits for the chunk being created"
+    );
+    first.batch_execute("COMMIT").unwrap();
+    assert_eq!(second.join().unwrap(), 1);
+    assert_eq!(
+        count(
+            &mut first,
+            "SELECT count(*) FROM timescaledb_information.chunks"
+        ),
+        1
+    );
+    assert_eq!(count(&mut first, "SELECT sum(v) FROM c"), 3);
+}
