@@ -68,7 +68,30 @@ CREATE TABLE _hyperdist_catalog.chunk_data_node (
 );
 CREATE INDEX chunk_data_node_node_name_idx ON _hyperdist_catalog.chunk_data_node (node_name);
 
+-- Two-phase commit log (presumed abort): a row is written, in the local transaction, for every
+-- data node that prepared; its being committed is the decision to commit there too. The healer
+-- resolves prepared transactions by it and removes rows once resolved.
+CREATE TABLE _hyperdist_catalog.remote_txn (
+    gid text PRIMARY KEY,
+    node_name name NOT NULL,
+    created timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX remote_txn_node_name_idx ON _hyperdist_catalog.remote_txn (node_name);
+
 GRANT USAGE ON SCHEMA _hyperdist_catalog TO PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA _hyperdist_catalog TO PUBLIC;
 GRANT USAGE ON SCHEMA _hyperdist_internal TO PUBLIC;
 GRANT USAGE ON SCHEMA timescaledb_information TO PUBLIC;
+
+-- Records, in the current transaction, that `node_name` prepared `gid` (any user's transaction
+-- commits this way; the gid must carry this transaction's id, so nobody can log another's).
+CREATE FUNCTION _hyperdist_internal.log_prepared(gid text, node_name name) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    IF split_part(gid, '-', 7) IS DISTINCT FROM pg_current_xact_id()::text THEN
+        RAISE EXCEPTION 'remote transaction id "%" does not belong to this transaction', gid
+            USING ERRCODE = '42501';
+    END IF;
+    INSERT INTO _hyperdist_catalog.remote_txn (gid, node_name) VALUES (gid, node_name);
+END
+$$;

@@ -9,6 +9,10 @@ static CONNECT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static PING_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 static LOG_REMOTE_COMMANDS: GucSetting<bool> = GucSetting::<bool>::new(false);
 static MAX_INSERT_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+static ENABLE_2PC: GucSetting<bool> = GucSetting::<bool>::new(true);
+static HEAL_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
+static DEBUG_2PC_FAULT: GucSetting<Option<std::ffi::CString>> =
+    GucSetting::<Option<std::ffi::CString>>::new(None);
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -49,6 +53,32 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"hyperdist.enable_2pc",
+        c"Commits transactions that wrote to data nodes with two-phase commit.",
+        c"Off: one-phase commit, which a data node failing during commit can leave half-committed.",
+        &ENABLE_2PC,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"hyperdist.heal_interval",
+        c"How often the background healer resolves prepared transactions left in doubt on data nodes.",
+        c"",
+        &HEAL_INTERVAL_MS,
+        100,
+        86_400_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_string_guc(
+        c"hyperdist.debug_2pc_fault",
+        c"Test only: skip-commit-prepared or fail-after-prepare leaves prepared transactions in doubt.",
+        c"",
+        &DEBUG_2PC_FAULT,
+        GucContext::Suset,
+        GucFlags::NO_SHOW_ALL,
+    );
     reserve_prefix(c"hyperdist");
 }
 
@@ -76,4 +106,30 @@ pub fn log_remote_commands() -> bool {
 
 pub fn max_insert_batch_size() -> usize {
     MAX_INSERT_BATCH_SIZE.get().max(1) as usize
+}
+
+pub fn enable_2pc() -> bool {
+    ENABLE_2PC.get()
+}
+
+pub fn heal_interval() -> Duration {
+    millis(&HEAL_INTERVAL_MS)
+}
+
+/// A fault the tests inject into two-phase commit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TwoPhaseFault {
+    None,
+    /// Commit locally but never send COMMIT PREPARED, as if the data nodes died first.
+    SkipCommitPrepared,
+    /// Fail after PREPARE and never send ROLLBACK PREPARED, as if the access node died.
+    FailAfterPrepare,
+}
+
+pub fn debug_2pc_fault() -> TwoPhaseFault {
+    match DEBUG_2PC_FAULT.get().as_deref().map(|c| c.to_bytes()) {
+        Some(b"skip-commit-prepared") => TwoPhaseFault::SkipCommitPrepared,
+        Some(b"fail-after-prepare") => TwoPhaseFault::FailAfterPrepare,
+        _ => TwoPhaseFault::None,
+    }
 }

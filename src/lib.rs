@@ -37,4 +37,5 @@ pub extern "C-unwind" fn _PG_init() {
     guc::init();
     error::init();
     txn::init();
+    txn::healer::register();
 }

@@ -73,14 +73,14 @@ pub fn attach(
             .raise()
         });
     let qualified = hypertable.qualified_name();
-    let rows = txn::session(&source)
+    let rows = txn::session(&source, txn::Access::Read)
         .query(
             "SELECT _hyperdist_internal.table_definition($1::text::regclass)",
             &[&qualified],
         )
         .unwrap_or_else(|e| e.raise());
     let ddl: String = rows[0].get(0);
-    txn::session(&data_node)
+    txn::session(&data_node, txn::Access::Write)
         .batch_execute(&ddl)
         .unwrap_or_else(|e| e.raise());
 
@@ -177,7 +177,7 @@ pub fn detach(
             .notice();
         }
         if drop_remote_data {
-            txn::session(&data_node)
+            txn::session(&data_node, txn::Access::Write)
                 .batch_execute(&format!(
                     "DROP TABLE IF EXISTS {} CASCADE",
                     hypertable.qualified_name()

@@ -140,7 +140,7 @@ pub fn find_or_create(hypertable: &Hypertable, time: i64, hash: i64) -> Chunk {
         chunk = chunk.qualified_name
     );
     for name in &chunk.data_nodes {
-        txn::session(&node::get(name))
+        txn::session(&node::get(name), txn::Access::Write)
             .batch_execute(&ddl)
             .unwrap_or_else(|e| e.raise());
     }

@@ -239,7 +239,7 @@ pub fn create(args: CreateArgs) -> Created {
         args.create_default_indexes,
     );
     for name in &nodes {
-        txn::session(&node::get(name))
+        txn::session(&node::get(name), txn::Access::Write)
             .batch_execute(&remote_ddl)
             .unwrap_or_else(|e| e.raise());
     }

@@ -238,7 +238,7 @@ impl ScanState {
             let Some((name, sql)) = self.pending.pop() else {
                 return false;
             };
-            let session = txn::session(&node::get(&name));
+            let session = txn::session(&node::get(&name), txn::Access::Read);
             if guc::log_remote_commands() {
                 pgrx::log!("[{name}]: {sql}");
             }

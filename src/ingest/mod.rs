@@ -252,7 +252,7 @@ impl InsertState {
         }
         let sessions: Vec<_> = nodes
             .iter()
-            .map(|(name, _)| txn::session(&node::get(name)))
+            .map(|(name, _)| txn::session(&node::get(name), txn::Access::Write))
             .collect();
         let log = guc::log_remote_commands();
         let column_list = &self.column_list;

@@ -131,6 +131,20 @@ impl RemoteError {
     pub fn raise(self) -> ! {
         self.report().raise()
     }
+
+    /// A one-line description, for warnings.
+    pub fn report_text(&self) -> String {
+        match self {
+            RemoteError::Connect { node, detail } => {
+                format!("could not connect to \"{node}\": {detail}")
+            }
+            RemoteError::Server { node, error } => format!("[{node}]: {}", error.message()),
+            RemoteError::Lost { node, detail } => {
+                format!("connection to data node \"{node}\" was lost: {detail}")
+            }
+            RemoteError::Interrupted => "interrupted".to_string(),
+        }
+    }
 }
 
 /// An open session on a data node.

@@ -36,7 +36,11 @@ fn detailed_size(relation: pg_sys::Oid) -> Vec<NodeSize> {
                     .filter(|c| c.data_nodes.contains(name))
                     .map(|c| c.qualified_name.clone()),
             );
-            (name.clone(), txn::session(&node::get(name)), relations)
+            (
+                name.clone(),
+                txn::session(&node::get(name), txn::Access::Read),
+                relations,
+            )
         })
         .collect();
     let answers = runtime::block_on(join_all(requests.iter().map(

@@ -7,5 +7,6 @@
 pub mod compat;
 pub mod copy_binary;
 pub mod fdw_options;
+pub mod gid;
 pub mod partition;
 pub mod time;
