@@ -241,3 +241,59 @@ fn place(hypertable: &Hypertable, time: i64, hash: i64) -> Vec<String> {
         .map(|i| hypertable.data_nodes[i].clone())
         .collect()
 }
+
+/// Writes skip replicas on data nodes marked unavailable: those replicas stop being replicas (they
+/// would miss the new rows), which `timescaledb_information.chunks` then shows as fewer data
+/// nodes. A chunk with no available replica left cannot be written to.
+pub fn drop_unavailable_replicas(hypertable: &Hypertable, chunk: &mut Chunk) {
+    let available: Vec<String> = node::all()
+        .into_iter()
+        .filter(|n| n.available)
+        .map(|n| n.name)
+        .collect();
+    let (keep, stale): (Vec<String>, Vec<String>) = chunk
+        .data_nodes
+        .drain(..)
+        .partition(|n| available.contains(n));
+    chunk.data_nodes = keep;
+    if stale.is_empty() {
+        return;
+    }
+    if chunk.data_nodes.is_empty() {
+        Report::new(
+            SqlState::INSUFFICIENT_NUM_DATA_NODES,
+            "insufficient number of available data nodes",
+        )
+        .detail(format!(
+            "Chunk {} has replicas only on unavailable data nodes ({}).",
+            chunk.qualified_name,
+            stale.join(", ")
+        ))
+        .hint(format!(
+            "Increase the number of available data nodes on hypertable \"{}\".",
+            hypertable.table
+        ))
+        .raise();
+    }
+    spi(Spi::run_with_args(
+        "DELETE FROM _hyperdist_catalog.chunk_data_node d
+          USING _hyperdist_catalog.chunk c
+          WHERE d.chunk_id = c.id AND c.hypertable_id = $1
+            AND format('%I.%I', c.schema_name, c.table_name) = $2 AND d.node_name = ANY($3)",
+        &[
+            hypertable.id.into(),
+            chunk.qualified_name.as_str().into(),
+            stale.clone().into(),
+        ],
+    ));
+    Report::new(
+        SqlState::INSUFFICIENT_NUM_DATA_NODES,
+        format!("chunk {} is under-replicated", chunk.qualified_name),
+    )
+    .detail(format!(
+        "Its replica on unavailable data node(s) {} no longer receives writes and was dropped from the chunk.",
+        stale.join(", ")
+    ))
+    .hint("Re-create the replica once the node is back (copy_chunk).")
+    .warn();
+}

@@ -123,19 +123,20 @@ fn plan_queries(relid: pg_sys::Oid, columns: &[ColumnCodec]) -> Vec<(String, Str
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Whether each data node can be reached (its session in this transaction opened), asked once.
+    let mut reachable: BTreeMap<String, Result<(), RemoteError>> = BTreeMap::new();
     let mut per_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for chunk in chunk::all(&hypertable) {
-        let replica = chunk
+        let candidates: Vec<&String> = chunk
             .data_nodes
             .iter()
-            .find(|n| available.contains(n))
-            .or(chunk.data_nodes.first())
-            .cloned();
-        let Some(replica) = replica else { continue };
-        if !available.contains(&replica) {
+            .filter(|n| available.contains(n))
+            .collect();
+        if candidates.is_empty() {
+            let node = chunk.data_nodes.first().cloned().unwrap_or_default();
             Report::new(
                 PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
-                format!("data node \"{replica}\" is not available"),
+                format!("data node \"{node}\" is not available"),
             )
             .detail(format!(
                 "Chunk {} has no replica on an available data node.",
@@ -146,6 +147,24 @@ fn plan_queries(relid: pg_sys::Oid, columns: &[ColumnCodec]) -> Vec<(String, Str
             )
             .raise();
         }
+        let mut chosen = None;
+        for name in &candidates {
+            let state = reachable
+                .entry((*name).clone())
+                .or_insert_with(|| txn::try_session(&node::get(name), txn::Access::Read).map(drop));
+            if state.is_ok() {
+                chosen = Some((*name).clone());
+                break;
+            }
+        }
+        let Some(replica) = chosen else {
+            // Every replica is down: report why the first could not be reached.
+            let first = candidates[0];
+            match reachable.remove(first) {
+                Some(Err(err)) => err.raise(),
+                _ => unreachable!("an unreachable replica has its error recorded"),
+            }
+        };
         per_node.entry(replica).or_default().push(format!(
             "SELECT {select_list} FROM ONLY {}",
             chunk.qualified_name

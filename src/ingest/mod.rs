@@ -202,7 +202,8 @@ impl InsertState {
             self.chunks.swap(0, at);
             return 0;
         }
-        let chunk = chunk::find_or_create(&self.hypertable, time, hash);
+        let mut chunk = chunk::find_or_create(&self.hypertable, time, hash);
+        chunk::drop_unavailable_replicas(&self.hypertable, &mut chunk);
         let nodes = chunk
             .data_nodes
             .iter()

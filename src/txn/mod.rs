@@ -68,18 +68,18 @@ fn nest_level() -> i32 {
 /// The session on `node` that belongs to the current local transaction (opening the remote
 /// transaction, and savepoints for the current nesting, on first use).
 pub fn session(node: &DataNode, access: Access) -> Rc<NodeConnection> {
+    try_session(node, access).unwrap_or_else(|e| e.raise())
+}
+
+/// Like [`session`], but a node that cannot be reached is an `Err`, for callers that can do
+/// without it (a read that has another replica).
+pub fn try_session(node: &DataNode, access: Access) -> Result<Rc<NodeConnection>, RemoteError> {
     let key = node.cache_key();
     let existing = OPEN.with(|open| open.borrow().iter().find(|t| t.key == key).cloned());
     let txn = match existing {
         Some(txn) => txn,
         None => {
-            let connection = cache::take(key)
-                .map(Ok)
-                .unwrap_or_else(|| NodeConnection::open(&node.target(), guc::connect_timeout()))
-                .unwrap_or_else(|e| e.raise());
-            connection
-                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-                .unwrap_or_else(|e| e.raise());
+            let connection = begin(node)?;
             let txn = Rc::new(RemoteTxn {
                 key,
                 node_name: node.name.clone(),
@@ -96,14 +96,29 @@ pub fn session(node: &DataNode, access: Access) -> Rc<NodeConnection> {
     while txn.depth.get() < level {
         let next = txn.depth.get() + 1;
         txn.connection
-            .batch_execute(&format!("SAVEPOINT s{next}"))
-            .unwrap_or_else(|e| e.raise());
+            .batch_execute(&format!("SAVEPOINT s{next}"))?;
         txn.depth.set(next);
     }
     if access == Access::Write {
         txn.written.set(true);
     }
-    txn.connection.clone()
+    Ok(txn.connection.clone())
+}
+
+/// A session with a remote transaction begun. A cached session that turns out to be broken (the
+/// node restarted since) is replaced by a new one, once.
+fn begin(node: &DataNode) -> Result<NodeConnection, RemoteError> {
+    const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    if let Some(cached) = cache::take(node.cache_key()) {
+        match cached.batch_execute(BEGIN) {
+            Ok(()) => return Ok(cached),
+            Err(RemoteError::Lost { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    let fresh = NodeConnection::open(&node.target(), guc::connect_timeout())?;
+    fresh.batch_execute(BEGIN)?;
+    Ok(fresh)
 }
 
 pub fn init() {
