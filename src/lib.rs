@@ -14,6 +14,7 @@ mod fdw;
 mod guc;
 mod ingest;
 mod node;
+mod plan;
 mod quote;
 mod remote;
 mod txn;

@@ -8,22 +8,32 @@ pub mod definition;
 
 use pgrx::pg_sys;
 
-/// Runs `f` with `search_path = pg_catalog`, so names PostgreSQL prints (types, functions in
-/// defaults, index definitions) come out schema-qualified and mean the same on every node.
+/// Runs `f` with `search_path = pg_catalog` and the output styles remote sessions use (ISO dates,
+/// postgres intervals, exact floats), so what PostgreSQL prints (types, functions, constants in
+/// defaults, index definitions and shipped clauses) is schema-qualified and reads the same on
+/// every node.
 pub fn with_qualified_names<R>(f: impl FnOnce() -> R) -> R {
+    const SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 4] = [
+        (c"search_path", c"pg_catalog"),
+        (c"datestyle", c"ISO"),
+        (c"intervalstyle", c"postgres"),
+        (c"extra_float_digits", c"3"),
+    ];
     // SAFETY: the GUC nest level is popped below, or by transaction abort if `f` raises.
     let level = unsafe {
         let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
+        for (name, value) in SETTINGS {
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+        }
         level
     };
     let result = f();

@@ -15,10 +15,12 @@ use crate::ddl::chunk;
 use crate::error::Report;
 use crate::guc;
 use crate::node;
+use crate::plan::{ScanPlan, analyze};
 use crate::quote;
 use crate::remote::codec::{self, ColumnCodec, DatabaseEncoding};
 use crate::remote::{NodeConnection, RemoteError, runtime};
 use crate::txn;
+use hyperdist_core::partition::Range;
 
 /// Rows the planner assumes a hypertable has until statistics say otherwise.
 const DEFAULT_ROWS: f64 = 1000.0;
@@ -60,24 +62,57 @@ pub unsafe extern "C-unwind" fn get_paths(
 pub unsafe extern "C-unwind" fn get_plan(
     _root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
-    _relid: pg_sys::Oid,
+    relid: pg_sys::Oid,
     _best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
     unsafe {
+        let hypertable = hypertable::require(relid);
+        let attnum_of = |name: &str| {
+            let name = std::ffi::CString::new(name).ok()?;
+            let attno = pg_sys::get_attnum(relid, name.as_ptr());
+            (attno > 0).then_some(attno)
+        };
+        let plan = crate::ddl::with_qualified_names(|| {
+            analyze::plan(baserel, relid, &hypertable, attnum_of)
+        });
+        let json =
+            std::ffi::CString::new(serde_json::to_string(&plan).expect("a scan plan serializes"))
+                .expect("JSON has no NUL");
+        let private = pg_sys::lappend(
+            std::ptr::null_mut(),
+            pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())).cast(),
+        );
+        // Every clause is also checked here: a shipped one only saves work, never changes results.
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
         pg_sys::make_foreignscan(
             tlist,
             local_quals,
             (*baserel).relid,
             std::ptr::null_mut(),
-            std::ptr::null_mut(),
+            private,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             outer_plan,
         )
+    }
+}
+
+/// The plan's analysis, from `fdw_private`.
+unsafe fn scan_plan(private: *mut pg_sys::List) -> ScanPlan {
+    unsafe {
+        let list = pgrx::PgList::<pg_sys::Node>::from_pg(private);
+        let text = list
+            .get_ptr(0)
+            .map(|node| {
+                std::ffi::CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
     }
 }
 
@@ -98,7 +133,11 @@ struct ScanState {
     queries: Vec<(String, String)>,
 }
 
-fn plan_queries(relid: pg_sys::Oid, columns: &[ColumnCodec]) -> Vec<(String, String)> {
+fn plan_queries(
+    relid: pg_sys::Oid,
+    columns: &[ColumnCodec],
+    plan: &ScanPlan,
+) -> Vec<(String, String)> {
     let hypertable = hypertable::by_relid(relid).unwrap_or_else(|| {
         Report::new(
             PgSqlErrorCode::ERRCODE_FDW_TABLE_NOT_FOUND,
@@ -115,7 +154,7 @@ fn plan_queries(relid: pg_sys::Oid, columns: &[ColumnCodec]) -> Vec<(String, Str
         .map(|n| n.name)
         .collect();
     let select_list = if columns.is_empty() {
-        "NULL".to_string()
+        String::new()
     } else {
         columns
             .iter()
@@ -126,7 +165,23 @@ fn plan_queries(relid: pg_sys::Oid, columns: &[ColumnCodec]) -> Vec<(String, Str
     // Whether each data node can be reached (its session in this transaction opened), asked once.
     let mut reachable: BTreeMap<String, Result<(), RemoteError>> = BTreeMap::new();
     let mut per_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let time = Range::new(
+        plan.time_lower.unwrap_or(i64::MIN),
+        plan.time_upper.unwrap_or(i64::MAX),
+    );
+    let filter = plan
+        .shipped_filter
+        .as_ref()
+        .map(|sql| format!(" WHERE {sql}"))
+        .unwrap_or_default();
+    if time.start >= time.end {
+        return Vec::new();
+    }
     for chunk in chunk::all(&hypertable) {
+        if !chunk.time.overlaps(&time) || plan.space_hash.is_some_and(|h| !chunk.space.contains(h))
+        {
+            continue;
+        }
         let candidates: Vec<&String> = chunk
             .data_nodes
             .iter()
@@ -166,7 +221,7 @@ fn plan_queries(relid: pg_sys::Oid, columns: &[ColumnCodec]) -> Vec<(String, Str
             }
         };
         per_node.entry(replica).or_default().push(format!(
-            "SELECT {select_list} FROM ONLY {}",
+            "SELECT {select_list} FROM ONLY {}{filter}",
             chunk.qualified_name
         ));
     }
@@ -191,8 +246,13 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         let estate = (*node).ss.ps.state;
         let query_memory = (*estate).es_query_cxt;
         let relation = (*node).ss.ss_currentRelation;
-        let columns = codec::columns((*relation).rd_att, query_memory);
-        let queries = plan_queries((*relation).rd_id, &columns);
+        let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
+        let plan = scan_plan((*scan).fdw_private);
+        let mut columns = codec::columns((*relation).rd_att, query_memory);
+        if let Some(wanted) = &plan.columns {
+            columns.retain(|c| wanted.contains(&(c.index as i16 + 1)));
+        }
+        let queries = plan_queries((*relation).rd_id, &columns, &plan);
         let (receive_buffer, row_memory) = PgMemoryContexts::For(query_memory).switch_to(|_| {
             (
                 pg_sys::makeStringInfo(),

@@ -403,6 +403,18 @@ fn results_match_a_local_table() {
         "SELECT * FROM {t} WHERE host = 'h3' AND time < '2024-01-05' ORDER BY time",
         "SELECT date_trunc('day', time) d, max(cpu), bool_and(ok) FROM {t} GROUP BY d ORDER BY d",
         "SELECT payload->>'i', tags FROM {t} WHERE tags IS NULL OR cardinality(tags) > 1 ORDER BY 1 LIMIT 50",
+        // Filters that ship, exclude chunks by time and by space, or stay on the access node.
+        "SELECT count(*), sum(mem) FROM {t} WHERE time >= '2024-01-03' AND time < '2024-01-04 06:00'",
+        "SELECT * FROM {t} WHERE time BETWEEN '2024-01-02 03:00' AND '2024-01-02 09:30' ORDER BY time",
+        "SELECT * FROM {t} WHERE '2024-01-05' <= time AND host = 'h7' ORDER BY time",
+        "SELECT host, time FROM {t} WHERE time = '2024-01-01 00:07' OR time = '2024-01-10 02:41' ORDER BY 1, 2",
+        "SELECT count(*) FROM {t} WHERE host IN ('h1', 'h12') AND NOT ok AND cpu BETWEEN 5 AND 20",
+        "SELECT count(*) FROM {t} WHERE host LIKE 'h1%' AND (mem % 7 = 0 OR tags IS NULL)",
+        "SELECT count(*) FROM {t} WHERE CASE WHEN ok THEN cpu > 10 ELSE mem < 100000 END",
+        "SELECT count(*) FROM {t} WHERE time > now() - interval '100 years' AND random() < 2",
+        "SELECT count(*) FROM {t} WHERE payload @> '{\"i\": 77}' AND coalesce(tags[1], 'x') <> 'y'",
+        "SELECT count(*) FROM {t} WHERE time > '2030-01-01'",
+        "SELECT count(*) FROM {t} WHERE time < '2024-01-01' OR host = 'nobody'",
     ] {
         let rows = |an: &mut Client, table: &str| -> Vec<String> {
             an.query(
@@ -415,7 +427,7 @@ fn results_match_a_local_table() {
             .collect()
         };
         let (distributed, local) = (rows(&mut an, "dist"), rows(&mut an, "local"));
-        assert!(!local.is_empty());
+        assert!(!local.is_empty(), "query: {query}");
         assert_eq!(distributed, local, "query: {query}");
     }
 }
@@ -632,4 +644,72 @@ fn two_sessions_creating_the_same_chunk_share_it() {
         1
     );
     assert_eq!(count(&mut first, "SELECT sum(v) FROM c"), 3);
+}
+
+#[test]
+fn filters_ship_and_chunks_outside_the_range_are_not_read() {
+    let (cluster, _an) = setup(3, 3);
+    let (mut an, notices) = cluster.access_node().connect_with_notices(DB);
+    an.batch_execute(
+        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v float8, note text);
+         SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
+         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '10 minutes', 'h' || (i % 12), i, 'n'
+                         FROM generate_series(0, 1439) i;
+         SET hyperdist.log_remote_commands = on;
+         SET client_min_messages = log;",
+    )
+    .unwrap();
+    notices.take();
+    let remote = |an: &mut Client, sql: &str| -> Vec<String> {
+        an.query(sql, &[]).unwrap();
+        notices
+            .take()
+            .into_iter()
+            .map(|n| n.message().to_string())
+            .filter(|m| m.contains("COPY ("))
+            .collect()
+    };
+    let all_chunks = count(
+        &mut an,
+        "SELECT count(*) FROM timescaledb_information.chunks",
+    );
+    assert!(all_chunks > 12, "{all_chunks}");
+
+    let sent = remote(
+        &mut an,
+        "SELECT sum(v) FROM m WHERE time >= '2024-01-03' AND time < '2024-01-04' AND v > 10",
+    );
+    let chunks_read: usize = sent.iter().map(|s| s.matches("FROM ONLY").count()).sum();
+    assert_eq!(chunks_read, 3, "one day, three space slices: {sent:?}");
+    assert!(
+        sent.iter().all(|s| s.contains("(v > ")),
+        "the filter ships: {sent:?}"
+    );
+    assert!(
+        sent.iter()
+            .all(|s| s.contains("SELECT \"time\", v FROM ONLY")),
+        "only the columns the query uses: {sent:?}"
+    );
+
+    let sent = remote(
+        &mut an,
+        "SELECT count(*) FROM m WHERE host = 'h5' AND time < '2024-01-02'",
+    );
+    let chunks_read: usize = sent.iter().map(|s| s.matches("FROM ONLY").count()).sum();
+    assert_eq!(chunks_read, 1, "one day, one space slice: {sent:?}");
+    assert_eq!(sent.len(), 1, "one data node asked");
+
+    // A volatile function never ships; the query is still right.
+    let sent = remote(
+        &mut an,
+        "SELECT count(*) FROM m WHERE v < 100 AND random() >= 0",
+    );
+    assert!(sent.iter().all(|s| !s.contains("random")), "{sent:?}");
+    assert_eq!(
+        count(
+            &mut an,
+            "SELECT count(*) FROM m WHERE v < 100 AND random() >= 0"
+        ),
+        100
+    );
 }

@@ -1,0 +1,299 @@
+//! Turning a base relation's target list and restriction clauses into a [`ScanPlan`].
+
+use std::ffi::CStr;
+
+use hyperdist_core::partition;
+use pgrx::PgList;
+use pgrx::pg_sys;
+
+use crate::catalog::hypertable::Hypertable;
+use crate::plan::ScanPlan;
+
+/// Built-in objects (below FirstNormalObjectId) exist alike on every node.
+fn builtin(oid: pg_sys::Oid) -> bool {
+    oid.to_u32() < pg_sys::FirstNormalObjectId
+}
+
+fn immutable_builtin_function(funcid: pg_sys::Oid) -> bool {
+    // SAFETY: a syscache lookup of an existing function.
+    builtin(funcid)
+        && unsafe { pg_sys::func_volatile(funcid) } as u8 == pg_sys::PROVOLATILE_IMMUTABLE
+}
+
+unsafe fn tag(node: *mut pg_sys::Node) -> pg_sys::NodeTag {
+    unsafe { (*node).type_ }
+}
+
+unsafe fn all_shippable(list: *mut pg_sys::List, relid: u32) -> bool {
+    let list = unsafe { PgList::<pg_sys::Node>::from_pg(list) };
+    list.iter_ptr()
+        .all(|node| unsafe { shippable(node, relid) })
+}
+
+/// Whether `node` can be evaluated on a data node with the same result: columns of this relation,
+/// constants of built-in types, built-in immutable operators and functions, and the plain
+/// expression forms around them. Anything else (parameters, sub-queries, volatile or stable or
+/// user-defined functions, casts through text) stays on the access node.
+unsafe fn shippable(node: *mut pg_sys::Node, relid: u32) -> bool {
+    use pg_sys::NodeTag::*;
+    if node.is_null() {
+        return true;
+    }
+    unsafe {
+        match tag(node) {
+            T_Var => {
+                let var = node.cast::<pg_sys::Var>();
+                (*var).varno as u32 == relid && (*var).varlevelsup == 0 && (*var).varattno > 0
+            }
+            T_Const => builtin((*node.cast::<pg_sys::Const>()).consttype),
+            T_OpExpr | T_DistinctExpr | T_NullIfExpr => {
+                let op = node.cast::<pg_sys::OpExpr>();
+                pg_sys::set_opfuncid(op);
+                builtin((*op).opno)
+                    && immutable_builtin_function((*op).opfuncid)
+                    && all_shippable((*op).args, relid)
+            }
+            T_ScalarArrayOpExpr => {
+                let op = node.cast::<pg_sys::ScalarArrayOpExpr>();
+                pg_sys::set_sa_opfuncid(op);
+                builtin((*op).opno)
+                    && immutable_builtin_function((*op).opfuncid)
+                    && all_shippable((*op).args, relid)
+            }
+            T_FuncExpr => {
+                let func = node.cast::<pg_sys::FuncExpr>();
+                immutable_builtin_function((*func).funcid) && all_shippable((*func).args, relid)
+            }
+            T_BoolExpr => all_shippable((*node.cast::<pg_sys::BoolExpr>()).args, relid),
+            T_NullTest => shippable((*node.cast::<pg_sys::NullTest>()).arg.cast(), relid),
+            T_BooleanTest => shippable((*node.cast::<pg_sys::BooleanTest>()).arg.cast(), relid),
+            T_RelabelType => shippable((*node.cast::<pg_sys::RelabelType>()).arg.cast(), relid),
+            T_ArrayExpr => all_shippable((*node.cast::<pg_sys::ArrayExpr>()).elements, relid),
+            T_CoalesceExpr => all_shippable((*node.cast::<pg_sys::CoalesceExpr>()).args, relid),
+            T_CaseExpr => {
+                let case = node.cast::<pg_sys::CaseExpr>();
+                shippable((*case).arg.cast(), relid)
+                    && all_shippable((*case).args, relid)
+                    && shippable((*case).defresult.cast(), relid)
+            }
+            T_CaseWhen => {
+                let when = node.cast::<pg_sys::CaseWhen>();
+                shippable((*when).expr.cast(), relid) && shippable((*when).result.cast(), relid)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Points the relation's Vars at range table entry 1, which is what the deparse context has.
+unsafe fn renumber_vars(node: *mut pg_sys::Node) {
+    use pg_sys::NodeTag::*;
+    if node.is_null() {
+        return;
+    }
+    unsafe {
+        let each = |list: *mut pg_sys::List| {
+            for child in PgList::<pg_sys::Node>::from_pg(list).iter_ptr() {
+                renumber_vars(child);
+            }
+        };
+        match tag(node) {
+            T_Var => {
+                let var = node.cast::<pg_sys::Var>();
+                (*var).varno = 1;
+                (*var).varnosyn = 1;
+            }
+            T_OpExpr | T_DistinctExpr | T_NullIfExpr => each((*node.cast::<pg_sys::OpExpr>()).args),
+            T_ScalarArrayOpExpr => each((*node.cast::<pg_sys::ScalarArrayOpExpr>()).args),
+            T_FuncExpr => each((*node.cast::<pg_sys::FuncExpr>()).args),
+            T_BoolExpr => each((*node.cast::<pg_sys::BoolExpr>()).args),
+            T_NullTest => renumber_vars((*node.cast::<pg_sys::NullTest>()).arg.cast()),
+            T_BooleanTest => renumber_vars((*node.cast::<pg_sys::BooleanTest>()).arg.cast()),
+            T_RelabelType => renumber_vars((*node.cast::<pg_sys::RelabelType>()).arg.cast()),
+            T_ArrayExpr => each((*node.cast::<pg_sys::ArrayExpr>()).elements),
+            T_CoalesceExpr => each((*node.cast::<pg_sys::CoalesceExpr>()).args),
+            T_CaseExpr => {
+                let case = node.cast::<pg_sys::CaseExpr>();
+                renumber_vars((*case).arg.cast());
+                each((*case).args);
+                renumber_vars((*case).defresult.cast());
+            }
+            T_CaseWhen => {
+                let when = node.cast::<pg_sys::CaseWhen>();
+                renumber_vars((*when).expr.cast());
+                renumber_vars((*when).result.cast());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// SQL text of a shippable clause, as a data node reads it.
+unsafe fn deparse(clause: *mut pg_sys::Node, relid: pg_sys::Oid) -> String {
+    unsafe {
+        let copy = pg_sys::copyObjectImpl(clause.cast()).cast::<pg_sys::Node>();
+        renumber_vars(copy);
+        let context = pg_sys::deparse_context_for(c"t".as_ptr(), relid);
+        let text = pg_sys::deparse_expression(copy, context, false, false);
+        CStr::from_ptr(text).to_string_lossy().into_owned()
+    }
+}
+
+/// Strips binary-compatible relabelings (`varchar` seen as `text`, say).
+unsafe fn strip(node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    unsafe {
+        let mut node = node;
+        while !node.is_null() && tag(node) == pg_sys::NodeTag::T_RelabelType {
+            node = (*node.cast::<pg_sys::RelabelType>()).arg.cast();
+        }
+        node
+    }
+}
+
+/// `column op constant` (or `constant op column`, flipped) on this relation: the column's attno,
+/// the operator's name as if the column were on the left, and the constant.
+unsafe fn comparison(
+    clause: *mut pg_sys::Node,
+    relid: u32,
+) -> Option<(i16, String, *mut pg_sys::Const)> {
+    unsafe {
+        if tag(clause) != pg_sys::NodeTag::T_OpExpr {
+            return None;
+        }
+        let op = clause.cast::<pg_sys::OpExpr>();
+        let args = PgList::<pg_sys::Node>::from_pg((*op).args);
+        if args.len() != 2 || !builtin((*op).opno) {
+            return None;
+        }
+        let (left, right) = (strip(args.get_ptr(0)?), strip(args.get_ptr(1)?));
+        let (var, constant, flipped) = match (tag(left), tag(right)) {
+            (pg_sys::NodeTag::T_Var, pg_sys::NodeTag::T_Const) => (left, right, false),
+            (pg_sys::NodeTag::T_Const, pg_sys::NodeTag::T_Var) => (right, left, true),
+            _ => return None,
+        };
+        let var = var.cast::<pg_sys::Var>();
+        let constant = constant.cast::<pg_sys::Const>();
+        if (*var).varno as u32 != relid || (*var).varlevelsup != 0 || (*constant).constisnull {
+            return None;
+        }
+        if (*constant).consttype != (*var).vartype {
+            return None;
+        }
+        let name = CStr::from_ptr(pg_sys::get_opname((*op).opno))
+            .to_str()
+            .ok()?
+            .to_string();
+        let name = match (flipped, name.as_str()) {
+            (false, _) => name,
+            (true, "<") => ">".into(),
+            (true, "<=") => ">=".into(),
+            (true, ">") => "<".into(),
+            (true, ">=") => "<=".into(),
+            (true, "=") => "=".into(),
+            _ => return None,
+        };
+        Some(((*var).varattno, name, constant))
+    }
+}
+
+/// The raw i64 of a time constant (timestamp, date and integer datums are passed by value).
+fn raw_time(datum: pg_sys::Datum, hypertable: &Hypertable) -> i64 {
+    use hyperdist_core::time::TimeType::*;
+    match hypertable.time.time_type {
+        TimestampTz | Timestamp | BigInt => datum.value() as i64,
+        Date | Int => datum.value() as i32 as i64,
+        SmallInt => datum.value() as i16 as i64,
+    }
+}
+
+/// Analyses the scan of `hypertable` (range table index `relid_index`, relation `relid`).
+///
+/// # Safety
+/// `baserel` must be the planner's RelOptInfo of the foreign table, during planning.
+pub unsafe fn plan(
+    baserel: *mut pg_sys::RelOptInfo,
+    relid: pg_sys::Oid,
+    hypertable: &Hypertable,
+    attnum_of: impl Fn(&str) -> Option<i16>,
+) -> ScanPlan {
+    unsafe {
+        let index = (*baserel).relid;
+        let mut plan = ScanPlan::default();
+
+        // Columns used anywhere: in the target list and in every restriction clause.
+        let mut used: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        pg_sys::pull_varattnos((*(*baserel).reltarget).exprs.cast(), index, &mut used);
+        let clauses = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo);
+        for info in clauses.iter_ptr() {
+            pg_sys::pull_varattnos((*info).clause.cast(), index, &mut used);
+        }
+        let mut columns = Vec::new();
+        let mut whole_row = false;
+        let mut member = -1;
+        loop {
+            member = pg_sys::bms_next_member(used, member);
+            if member < 0 {
+                break;
+            }
+            let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+            match attno {
+                0 => whole_row = true,
+                a if a > 0 => columns.push(a as i16),
+                _ => {}
+            }
+        }
+        plan.columns = (!whole_row).then_some(columns);
+
+        let time_attno = attnum_of(&hypertable.time.column);
+        let space_attno = hypertable.space.as_ref().and_then(|s| attnum_of(&s.column));
+        let mut shipped = Vec::new();
+        for info in clauses.iter_ptr() {
+            let clause = (*info).clause.cast::<pg_sys::Node>();
+            if (*info).pseudoconstant {
+                continue;
+            }
+            if shippable(clause, index) {
+                shipped.push(deparse(clause, relid));
+            }
+            let Some((attno, op, constant)) = comparison(clause, index) else {
+                continue;
+            };
+            if Some(attno) == time_attno {
+                let value = hypertable
+                    .time
+                    .time_type
+                    .to_internal(raw_time((*constant).constvalue, hypertable));
+                let above = value.saturating_add(1);
+                let (lower, upper) = (&mut plan.time_lower, &mut plan.time_upper);
+                let raise =
+                    |bound: &mut Option<i64>, v: i64| *bound = Some(bound.map_or(v, |b| b.max(v)));
+                let cap =
+                    |bound: &mut Option<i64>, v: i64| *bound = Some(bound.map_or(v, |b| b.min(v)));
+                match op.as_str() {
+                    ">=" => raise(lower, value),
+                    ">" => raise(lower, above),
+                    "<" => cap(upper, value),
+                    "<=" => cap(upper, above),
+                    "=" => {
+                        raise(lower, value);
+                        cap(upper, above);
+                    }
+                    _ => {}
+                }
+            } else if Some(attno) == space_attno && op == "=" {
+                let mut send = pg_sys::InvalidOid;
+                let mut varlena = false;
+                pg_sys::getTypeBinaryOutputInfo((*constant).consttype, &mut send, &mut varlena);
+                let bytes = pg_sys::OidSendFunctionCall(send, (*constant).constvalue);
+                let len = pgrx::varsize_any_exhdr(bytes.cast());
+                let data =
+                    std::slice::from_raw_parts(pgrx::vardata_any(bytes.cast()).cast::<u8>(), len);
+                plan.space_hash = Some(partition::space_hash(data));
+            }
+        }
+        if !shipped.is_empty() {
+            plan.shipped_filter = Some(shipped.join(" AND "));
+        }
+        plan
+    }
+}
