@@ -44,6 +44,7 @@ mod _hyperdist_internal {
         routine.IterateForeignScan = Some(scan::iterate);
         routine.ReScanForeignScan = Some(scan::rescan);
         routine.EndForeignScan = Some(scan::end);
+        routine.ExplainForeignScan = Some(scan::explain);
         routine.PlanForeignModify = Some(plan_modify);
         routine.BeginForeignModify = Some(begin_modify);
         routine.ExecForeignInsert = Some(exec_insert);

@@ -129,25 +129,22 @@ struct ScanState {
     spans: FieldSpans,
     receive_buffer: pg_sys::StringInfo,
     row_memory: pg_sys::MemoryContext,
-    /// Every remote query, for a rescan.
+    /// Every remote query, for a rescan and EXPLAIN.
     queries: Vec<(String, String)>,
+    /// Rows and time per data node, for EXPLAIN ANALYZE.
+    stats: BTreeMap<String, (u64, std::time::Duration)>,
+    started: std::time::Instant,
 }
 
+/// The remote query of each data node. With `probe`, each chunk is read from its first replica
+/// that can be reached now; without (EXPLAIN), from its first available replica.
 fn plan_queries(
     relid: pg_sys::Oid,
     columns: &[ColumnCodec],
     plan: &ScanPlan,
+    probe: bool,
 ) -> Vec<(String, String)> {
-    let hypertable = hypertable::by_relid(relid).unwrap_or_else(|| {
-        Report::new(
-            PgSqlErrorCode::ERRCODE_FDW_TABLE_NOT_FOUND,
-            format!(
-                "foreign table with OID {} is not a distributed hypertable",
-                relid.to_u32()
-            ),
-        )
-        .raise()
-    });
+    let hypertable = hypertable::require(relid);
     let available: Vec<String> = node::all()
         .into_iter()
         .filter(|n| n.available)
@@ -204,9 +201,13 @@ fn plan_queries(
         }
         let mut chosen = None;
         for name in &candidates {
-            let state = reachable
-                .entry((*name).clone())
-                .or_insert_with(|| txn::try_session(&node::get(name), txn::Access::Read).map(drop));
+            let state = reachable.entry((*name).clone()).or_insert_with(|| {
+                if probe {
+                    txn::try_session(&node::get(name), txn::Access::Read).map(drop)
+                } else {
+                    Ok(())
+                }
+            });
             if state.is_ok() {
                 chosen = Some((*name).clone());
                 break;
@@ -239,9 +240,7 @@ fn plan_queries(
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflags: i32) {
-    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
-        return;
-    }
+    let explain_only = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0;
     unsafe {
         let estate = (*node).ss.ps.state;
         let query_memory = (*estate).es_query_cxt;
@@ -252,7 +251,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         if let Some(wanted) = &plan.columns {
             columns.retain(|c| wanted.contains(&(c.index as i16 + 1)));
         }
-        let queries = plan_queries((*relation).rd_id, &columns, &plan);
+        let queries = plan_queries((*relation).rd_id, &columns, &plan, !explain_only);
         let (receive_buffer, row_memory) = PgMemoryContexts::For(query_memory).switch_to(|_| {
             (
                 pg_sys::makeStringInfo(),
@@ -274,6 +273,8 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
             receive_buffer,
             row_memory,
             queries,
+            stats: BTreeMap::new(),
+            started: std::time::Instant::now(),
         };
         (*node).fdw_state = PgMemoryContexts::For(query_memory)
             .leak_and_drop_on_delete(state)
@@ -288,6 +289,9 @@ impl ScanState {
             match self.reader.next_row(&mut self.spans) {
                 Ok(true) => {
                     unsafe { self.store(slot) };
+                    if let Some((name, _, _)) = &self.current {
+                        self.stats.entry(name.clone()).or_default().0 += 1;
+                    }
                     return true;
                 }
                 Ok(false) => {}
@@ -304,6 +308,7 @@ impl ScanState {
                         if let Err(err) = self.reader.check_complete() {
                             self.protocol_error(err.to_string());
                         }
+                        self.stats.entry(name.clone()).or_default().1 += self.started.elapsed();
                         self.current = None;
                         self.reader = CopyReader::new();
                         continue;
@@ -329,6 +334,7 @@ impl ScanState {
                     runtime::raise_pending_interrupt();
                 }
             };
+            self.started = std::time::Instant::now();
             self.current = Some((name, session, Box::pin(stream)));
         }
     }
@@ -405,5 +411,42 @@ pub unsafe extern "C-unwind" fn end(node: *mut pg_sys::ForeignScanState) {
     if let Some(state) = unsafe { state(node) } {
         state.current = None;
         state.pending.clear();
+    }
+}
+
+/// EXPLAIN: per data node, how many chunks it reads; with VERBOSE the exact remote SQL; with
+/// ANALYZE the rows it returned and the time its query took.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn explain(
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
+    let Some(state) = (unsafe { state(node) }) else {
+        return;
+    };
+    let (verbose, analyze) = unsafe { ((*es).verbose, (*es).analyze) };
+    let property = |label: String, value: String| {
+        let label = std::ffi::CString::new(label).unwrap_or_default();
+        let value = std::ffi::CString::new(value).unwrap_or_default();
+        // SAFETY: adds a property to the EXPLAIN output being built.
+        unsafe { pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es) };
+    };
+    if state.queries.is_empty() {
+        property("Data nodes".into(), "none (no chunk can match)".into());
+    }
+    for (name, sql) in &state.queries {
+        let chunks = sql.matches(" FROM ONLY ").count();
+        let mut summary = format!("{chunks} chunk{}", if chunks == 1 { "" } else { "s" });
+        if analyze {
+            let (rows, time) = state.stats.get(name).copied().unwrap_or_default();
+            summary.push_str(&format!(
+                ", {rows} rows in {:.3} ms",
+                time.as_secs_f64() * 1000.0
+            ));
+        }
+        property(format!("Data node {name}"), summary);
+        if verbose {
+            property(format!("Remote SQL {name}"), sql.clone());
+        }
     }
 }

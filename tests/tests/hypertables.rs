@@ -699,6 +699,26 @@ fn filters_ship_and_chunks_outside_the_range_are_not_read() {
     assert_eq!(chunks_read, 1, "one day, one space slice: {sent:?}");
     assert_eq!(sent.len(), 1, "one data node asked");
 
+    // EXPLAIN names each data node with its chunks (and, with VERBOSE, the exact remote SQL;
+    // with ANALYZE, the rows it sent).
+    an.batch_execute("SET client_min_messages = notice")
+        .unwrap();
+    let plan: Vec<String> = an
+        .query(
+            "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF) SELECT * FROM m WHERE host = 'h5' AND time < '2024-01-02'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let text = plan.join("\n");
+    assert_eq!(text.matches("Data node ").count(), 1, "{text}");
+    assert!(text.contains(": 1 chunk, 12 rows in "), "{text}");
+    assert!(text.contains("Remote SQL node"), "{text}");
+    an.batch_execute("SET client_min_messages = log").unwrap();
+    notices.take();
+
     // A volatile function never ships; the query is still right.
     let sent = remote(
         &mut an,
