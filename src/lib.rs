@@ -17,6 +17,7 @@ mod node;
 mod plan;
 mod quote;
 mod remote;
+mod time_bucket;
 mod txn;
 mod version;
 mod views;

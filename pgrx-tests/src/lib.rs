@@ -10,6 +10,8 @@ pgrx::pg_module_magic!();
 
 #[cfg(any(test, feature = "pg_test"))]
 mod extension;
+#[cfg(any(test, feature = "pg_test"))]
+mod time_bucket;
 
 #[cfg(test)]
 pub mod pg_test {

@@ -14,9 +14,37 @@ fn builtin(oid: pg_sys::Oid) -> bool {
     oid.to_u32() < pg_sys::FirstNormalObjectId
 }
 
+thread_local! {
+    /// Functions of the hyperdist extension: they exist alike on every node too.
+    static OWN_FUNCTIONS: std::cell::OnceCell<Vec<u32>> = const { std::cell::OnceCell::new() };
+}
+
+fn own_function(funcid: pg_sys::Oid) -> bool {
+    OWN_FUNCTIONS.with(|own| {
+        own.get_or_init(|| {
+            let oids = pgrx::Spi::connect(|client| {
+                client
+                    .select(
+                        "SELECT d.objid::int8 FROM pg_catalog.pg_depend d
+                           JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'hyperdist'
+                          WHERE d.classid = 'pg_catalog.pg_proc'::regclass
+                            AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e'",
+                        None,
+                        &[],
+                    )?
+                    .map(|row| row.get::<i64>(1).map(|oid| oid.unwrap_or_default() as u32))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            crate::catalog::spi(oids)
+        })
+        .contains(&funcid.to_u32())
+    })
+}
+
+/// Built-in or hyperdist's own (`time_bucket`), and immutable: the same result on every node.
 fn immutable_builtin_function(funcid: pg_sys::Oid) -> bool {
     // SAFETY: a syscache lookup of an existing function.
-    builtin(funcid)
+    (builtin(funcid) || own_function(funcid))
         && unsafe { pg_sys::func_volatile(funcid) } as u8 == pg_sys::PROVOLATILE_IMMUTABLE
 }
 

@@ -415,6 +415,9 @@ fn results_match_a_local_table() {
         "SELECT count(*) FROM {t} WHERE payload @> '{\"i\": 77}' AND coalesce(tags[1], 'x') <> 'y'",
         "SELECT count(*) FROM {t} WHERE time > '2030-01-01'",
         "SELECT count(*) FROM {t} WHERE time < '2024-01-01' OR host = 'nobody'",
+        "SELECT time_bucket('1 hour', time) b, host, sum(mem) FROM {t}
+          WHERE time_bucket('1 day', time) = '2024-01-04' GROUP BY b, host ORDER BY b, host",
+        "SELECT time_bucket('90 minutes', time) b, count(*) FROM {t} GROUP BY b ORDER BY b",
     ] {
         let rows = |an: &mut Client, table: &str| -> Vec<String> {
             an.query(

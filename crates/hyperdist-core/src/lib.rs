@@ -4,6 +4,7 @@
 //! extension crate (the repository root) is the glue that feeds it data from PostgreSQL and turns its
 //! errors into `ereport`s.
 
+pub mod bucket;
 pub mod compat;
 pub mod copy_binary;
 pub mod fdw_options;
