@@ -18,6 +18,20 @@ pub struct Column {
     pub identity: bool,
 }
 
+impl Column {
+    /// `name type [COLLATE c] [NOT NULL]`: what both node kinds declare the column as.
+    fn declaration(&self) -> String {
+        let mut item = format!("{} {}", quote::ident(&self.name), self.type_sql);
+        if let Some(collation) = &self.collation {
+            item.push_str(&format!(" COLLATE {collation}"));
+        }
+        if self.not_null {
+            item.push_str(" NOT NULL");
+        }
+        item
+    }
+}
+
 pub struct TableDefinition {
     pub columns: Vec<Column>,
     /// `CONSTRAINT name <definition>` of CHECK, PRIMARY KEY, UNIQUE and EXCLUDE constraints.
@@ -110,20 +124,7 @@ impl TableDefinition {
     /// The table as a data node holds it: columns with types and NOT NULL, constraints. No
     /// defaults: the access node always sends every column.
     pub fn data_node_table(&self, qualified_name: &str) -> String {
-        let mut items: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| {
-                let mut item = format!("{} {}", quote::ident(&c.name), c.type_sql);
-                if let Some(collation) = &c.collation {
-                    item.push_str(&format!(" COLLATE {collation}"));
-                }
-                if c.not_null {
-                    item.push_str(" NOT NULL");
-                }
-                item
-            })
-            .collect();
+        let mut items: Vec<String> = self.columns.iter().map(Column::declaration).collect();
         items.extend(self.constraints.iter().cloned());
         format!("CREATE TABLE {qualified_name} ({})", items.join(", "))
     }
@@ -135,13 +136,7 @@ impl TableDefinition {
             .columns
             .iter()
             .map(|c| {
-                let mut item = format!("{} {}", quote::ident(&c.name), c.type_sql);
-                if let Some(collation) = &c.collation {
-                    item.push_str(&format!(" COLLATE {collation}"));
-                }
-                if c.not_null {
-                    item.push_str(" NOT NULL");
-                }
+                let mut item = c.declaration();
                 match (&c.default, c.generated) {
                     (Some(expr), true) => {
                         item.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED"))

@@ -157,6 +157,30 @@ impl Cluster {
         })
     }
 
+    /// Creates `dbname` on the access node with hyperdist in it.
+    pub fn create_database(&self, dbname: &str) {
+        self.access_node()
+            .connect()
+            .batch_execute(&format!("CREATE DATABASE {dbname}"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {dbname}: {e}"));
+        self.access_node()
+            .connect_to(dbname)
+            .batch_execute("CREATE EXTENSION hyperdist")
+            .unwrap_or_else(|e| panic!("CREATE EXTENSION hyperdist in {dbname}: {e}"));
+    }
+
+    /// Adds the first `count` data nodes to the access node (connected as `an`) as `<prefix>1`,
+    /// `<prefix>2`, ...
+    pub fn add_data_nodes(&self, an: &mut postgres::Client, prefix: &str, count: usize) {
+        for (i, server) in self.data_nodes().iter().take(count).enumerate() {
+            an.query(
+                "SELECT * FROM add_data_node($1, host => '127.0.0.1', port => $2)",
+                &[&format!("{prefix}{}", i + 1), &i32::from(server.port())],
+            )
+            .unwrap_or_else(|e| panic!("add_data_node for {}: {e}", server.name()));
+        }
+    }
+
     /// Stops the servers at once and removes the cluster's directory.
     pub fn destroy(mut self) {
         self.temporary = true;

@@ -69,6 +69,28 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
+/// Writes `text` to `path` (in a server's data directory, which only the server user may write).
+pub fn write_as_server_user(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let failed = |e: &dyn std::fmt::Debug| format!("cannot write {}: {e:?}", path.display());
+    let mut child = server_command(Path::new("tee"))
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| failed(&e))?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(text.as_bytes())
+        .map_err(|e| failed(&e))?;
+    match child.wait() {
+        Ok(status) if status.success() => Ok(()),
+        other => Err(failed(&other)),
+    }
+}
+
 /// Hands a directory we created to the server user, so servers can write into it.
 pub fn give_to_server_user(path: &Path) -> Result<(), String> {
     if !running_as_root() {

@@ -107,25 +107,7 @@ impl Server {
             text.push_str(setting);
             text.push('\n');
         }
-        let path = self.data_dir().join("postgresql.auto.conf");
-        let mut tee = os::server_command(Path::new("tee"));
-        tee.arg(&path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null());
-        let mut child = tee
-            .spawn()
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        match child.wait() {
-            Ok(status) if status.success() => Ok(()),
-            other => Err(format!("cannot write {}: {other:?}", path.display())),
-        }
+        os::write_as_server_user(&self.data_dir().join("postgresql.auto.conf"), &text)
     }
 
     /// Starts the server and waits until it accepts connections. If another process took the port
@@ -179,21 +161,7 @@ impl Server {
     pub fn prepend_hba(&self, line: &str) -> Result<(), String> {
         let path = self.data_dir().join("pg_hba.conf");
         let current = os::run(os::server_command(Path::new("cat")).arg(&path))?;
-        let mut tee = os::server_command(Path::new("tee"));
-        tee.arg(&path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null());
-        let mut child = tee
-            .spawn()
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(format!("{line}\n{current}").as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        child.wait().map_err(|e| e.to_string())?;
+        os::write_as_server_user(&path, &format!("{line}\n{current}"))?;
         os::run(
             os::server_command(&os::pg_program("pg_ctl"))
                 .args(["reload", "-D"])

@@ -18,13 +18,8 @@ struct Fixture {
 
 fn setup(data_nodes: usize) -> Fixture {
     let cluster = Cluster::start(data_nodes);
-    cluster
-        .access_node()
-        .connect()
-        .batch_execute(&format!("CREATE DATABASE {DB}"))
-        .unwrap();
-    let (mut an, notices) = cluster.access_node().connect_with_notices(DB);
-    an.batch_execute("CREATE EXTENSION hyperdist").unwrap();
+    cluster.create_database(DB);
+    let (an, notices) = cluster.access_node().connect_with_notices(DB);
     Fixture {
         cluster,
         an,

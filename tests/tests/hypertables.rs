@@ -12,16 +12,9 @@ const DB: &str = "metrics";
 /// `registered` of them added as node1, node2, ...
 fn setup(data_nodes: usize, registered: usize) -> (Cluster, Client) {
     let cluster = Cluster::start(data_nodes);
-    cluster
-        .access_node()
-        .connect()
-        .batch_execute(&format!("CREATE DATABASE {DB}"))
-        .unwrap();
+    cluster.create_database(DB);
     let mut an = cluster.access_node().connect_to(DB);
-    an.batch_execute("CREATE EXTENSION hyperdist").unwrap();
-    for (i, server) in cluster.data_nodes().iter().take(registered).enumerate() {
-        add_node(&mut an, &format!("node{}", i + 1), server);
-    }
+    cluster.add_data_nodes(&mut an, "node", registered);
     (cluster, an)
 }
 

@@ -7,20 +7,9 @@ const DB: &str = "metrics";
 
 fn setup() -> (Cluster, Client) {
     let cluster = Cluster::start(3);
-    cluster
-        .access_node()
-        .connect()
-        .batch_execute(&format!("CREATE DATABASE {DB}"))
-        .unwrap();
+    cluster.create_database(DB);
     let mut an = cluster.access_node().connect_to(DB);
-    an.batch_execute("CREATE EXTENSION hyperdist").unwrap();
-    for (i, server) in cluster.data_nodes().iter().enumerate() {
-        an.query(
-            "SELECT * FROM add_data_node($1, host => '127.0.0.1', port => $2)",
-            &[&format!("dn{}", i + 1), &i32::from(server.port())],
-        )
-        .unwrap();
-    }
+    cluster.add_data_nodes(&mut an, "dn", 3);
     an.batch_execute(
         "CREATE TABLE dist (time timestamptz NOT NULL, host text NOT NULL, cpu float8, n bigint);
          CREATE TABLE local (LIKE dist);

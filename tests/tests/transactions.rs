@@ -10,20 +10,9 @@ const DB: &str = "metrics";
 
 fn setup(data_nodes: usize) -> (Cluster, Client) {
     let cluster = Cluster::start(data_nodes);
-    cluster
-        .access_node()
-        .connect()
-        .batch_execute(&format!("CREATE DATABASE {DB}"))
-        .unwrap();
+    cluster.create_database(DB);
     let mut an = cluster.access_node().connect_to(DB);
-    an.batch_execute("CREATE EXTENSION hyperdist").unwrap();
-    for (i, server) in cluster.data_nodes().iter().enumerate() {
-        an.query(
-            "SELECT * FROM add_data_node($1, host => '127.0.0.1', port => $2)",
-            &[&format!("dn{}", i + 1), &i32::from(server.port())],
-        )
-        .unwrap();
-    }
+    cluster.add_data_nodes(&mut an, "dn", data_nodes);
     an.batch_execute(
         "CREATE TABLE t (time timestamptz NOT NULL, device int NOT NULL, v bigint);
          SELECT create_distributed_hypertable('t', 'time', 'device');",
