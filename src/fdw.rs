@@ -45,6 +45,7 @@ mod _hyperdist_internal {
         routine.ReScanForeignScan = Some(scan::rescan);
         routine.EndForeignScan = Some(scan::end);
         routine.ExplainForeignScan = Some(scan::explain);
+        routine.ExecForeignTruncate = Some(crate::ddl::drop::truncate);
         routine.PlanForeignModify = Some(plan_modify);
         routine.BeginForeignModify = Some(begin_modify);
         routine.ExecForeignInsert = Some(exec_insert);

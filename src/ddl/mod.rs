@@ -5,6 +5,7 @@ pub mod attach;
 pub mod chunk;
 pub mod create;
 pub mod definition;
+pub mod drop;
 
 use pgrx::pg_sys;
 

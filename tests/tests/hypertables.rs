@@ -729,3 +729,92 @@ fn filters_ship_and_chunks_outside_the_range_are_not_read() {
         100
     );
 }
+
+#[test]
+fn truncate_and_drop_reach_every_data_node() {
+    let (cluster, mut an) = setup(2, 2);
+    an.batch_execute(
+        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
+         SELECT create_distributed_hypertable('m', 'time', 'host');
+         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 'h' || (i % 9), i
+                         FROM generate_series(1, 1000) i;",
+    )
+    .unwrap();
+    let on_nodes = |sql: &str| -> Vec<i64> {
+        cluster
+            .data_nodes()
+            .iter()
+            .map(|dn| count(&mut dn.connect_to(DB), sql))
+            .collect()
+    };
+    an.batch_execute("TRUNCATE m").unwrap();
+    assert_eq!(count(&mut an, "SELECT count(*) FROM m"), 0);
+    assert_eq!(on_nodes("SELECT count(*) FROM public.m"), vec![0, 0]);
+
+    // A DROP that cannot reach a data node changes nothing anywhere.
+    an.execute(
+        "INSERT INTO m VALUES ('2024-01-01', 'a', 1), ('2024-01-01', 'b', 2)",
+        &[],
+    )
+    .unwrap();
+    cluster.data_nodes()[1]
+        .stop(hyperdist_tests::StopMode::Fast)
+        .unwrap();
+    let err = db_error(an.batch_execute("DROP FOREIGN TABLE m"));
+    assert_eq!(err.code().code(), "08001", "{err:?}");
+    let mut cluster = cluster;
+    cluster.data_node_mut(1).start().unwrap();
+    let cluster = cluster;
+    assert_eq!(count(&mut an, "SELECT count(*) FROM m"), 2);
+
+    an.batch_execute("DROP FOREIGN TABLE m").unwrap();
+    assert_eq!(
+        count(
+            &mut an,
+            "SELECT count(*) FROM _hyperdist_catalog.hypertable"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut an, "SELECT count(*) FROM _hyperdist_catalog.chunk"),
+        0
+    );
+    let tables = |sql: &str| -> i64 {
+        cluster
+            .data_nodes()
+            .iter()
+            .map(|dn| count(&mut dn.connect_to(DB), sql))
+            .sum()
+    };
+    assert_eq!(
+        tables(
+            "SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', '_hyperdist_internal')"
+        ),
+        0,
+        "the table and its chunks are gone from every data node"
+    );
+
+    // The name can be used again; a schema dropped with CASCADE takes its hypertables along.
+    an.batch_execute(
+        "CREATE TABLE m (time timestamptz NOT NULL, v int);
+         SELECT create_distributed_hypertable('m', 'time');
+         CREATE SCHEMA s;
+         CREATE TABLE s.d (time timestamptz NOT NULL);
+         SELECT create_distributed_hypertable('s.d', 'time');
+         INSERT INTO s.d VALUES (now());
+         DROP SCHEMA s CASCADE;",
+    )
+    .unwrap();
+    let names: Vec<String> = an
+        .query(
+            "SELECT table_name::text FROM _hyperdist_catalog.hypertable",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, vec!["m"]);
+    an.batch_execute("DROP EXTENSION hyperdist CASCADE")
+        .unwrap();
+}
