@@ -75,9 +75,15 @@ pub unsafe extern "C-unwind" fn get_plan(
             let attno = pg_sys::get_attnum(relid, name.as_ptr());
             (attno > 0).then_some(attno)
         };
+        let mut runtime_exprs = Vec::new();
         let plan = crate::ddl::with_qualified_names(|| {
-            analyze::plan(baserel, relid, &hypertable, attnum_of)
+            analyze::plan(baserel, relid, &hypertable, attnum_of, &mut runtime_exprs)
         });
+        let fdw_exprs = runtime_exprs
+            .into_iter()
+            .fold(std::ptr::null_mut(), |list, expr| {
+                pg_sys::lappend(list, expr.cast())
+            });
         let json =
             std::ffi::CString::new(serde_json::to_string(&plan).expect("a scan plan serializes"))
                 .expect("JSON has no NUL");
@@ -91,12 +97,44 @@ pub unsafe extern "C-unwind" fn get_plan(
             tlist,
             local_quals,
             (*baserel).relid,
-            std::ptr::null_mut(),
+            fdw_exprs,
             private,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             outer_plan,
         )
+    }
+}
+
+/// Narrows the time bounds by the comparisons whose values are known only now (`now()`,
+/// parameters).
+unsafe fn bound_time_at_start(
+    node: *mut pg_sys::ForeignScanState,
+    scan: *mut pg_sys::ForeignScan,
+    plan: &mut ScanPlan,
+) {
+    if plan.runtime_time_bounds.is_empty() {
+        return;
+    }
+    unsafe {
+        let hypertable = hypertable::require((*(*node).ss.ss_currentRelation).rd_id);
+        let states = pgrx::PgList::<pg_sys::ExprState>::from_pg(pg_sys::ExecInitExprList(
+            (*scan).fdw_exprs,
+            node.cast(),
+        ));
+        let context = (*node).ss.ps.ps_ExprContext;
+        for (op, index) in std::mem::take(&mut plan.runtime_time_bounds) {
+            let Some(state) = states.get_ptr(index) else {
+                continue;
+            };
+            let mut is_null = false;
+            let value = pg_sys::ExecEvalExpr(state, context, &mut is_null);
+            if is_null {
+                plan.exclude_everything();
+            } else {
+                plan.narrow_time(&op, analyze::internal_time(value, &hypertable));
+            }
+        }
     }
 }
 
@@ -246,7 +284,10 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         let query_memory = (*estate).es_query_cxt;
         let relation = (*node).ss.ss_currentRelation;
         let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-        let plan = scan_plan((*scan).fdw_private);
+        let mut plan = scan_plan((*scan).fdw_private);
+        if !explain_only {
+            bound_time_at_start(node, scan, &mut plan);
+        }
         let mut columns = codec::columns((*relation).rd_att, query_memory);
         if let Some(wanted) = &plan.columns {
             columns.retain(|c| wanted.contains(&(c.index as i16 + 1)));

@@ -178,12 +178,13 @@ unsafe fn strip(node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     }
 }
 
-/// `column op constant` (or `constant op column`, flipped) on this relation: the column's attno,
-/// the operator's name as if the column were on the left, and the constant.
+/// `column op expression` (or `expression op column`, flipped) on this relation, with a built-in
+/// operator and an expression of the column's own type: the column's attno, the operator's name
+/// as if the column were on the left, and the expression.
 unsafe fn comparison(
     clause: *mut pg_sys::Node,
     relid: u32,
-) -> Option<(i16, String, *mut pg_sys::Const)> {
+) -> Option<(i16, String, *mut pg_sys::Node)> {
     unsafe {
         if tag(clause) != pg_sys::NodeTag::T_OpExpr {
             return None;
@@ -194,17 +195,17 @@ unsafe fn comparison(
             return None;
         }
         let (left, right) = (strip(args.get_ptr(0)?), strip(args.get_ptr(1)?));
-        let (var, constant, flipped) = match (tag(left), tag(right)) {
-            (pg_sys::NodeTag::T_Var, pg_sys::NodeTag::T_Const) => (left, right, false),
-            (pg_sys::NodeTag::T_Const, pg_sys::NodeTag::T_Var) => (right, left, true),
+        let is_column = |node: *mut pg_sys::Node| {
+            tag(node) == pg_sys::NodeTag::T_Var
+                && (*node.cast::<pg_sys::Var>()).varno as u32 == relid
+                && (*node.cast::<pg_sys::Var>()).varlevelsup == 0
+        };
+        let (var, other, flipped) = match (is_column(left), is_column(right)) {
+            (true, false) => (left.cast::<pg_sys::Var>(), right, false),
+            (false, true) => (right.cast::<pg_sys::Var>(), left, true),
             _ => return None,
         };
-        let var = var.cast::<pg_sys::Var>();
-        let constant = constant.cast::<pg_sys::Const>();
-        if (*var).varno as u32 != relid || (*var).varlevelsup != 0 || (*constant).constisnull {
-            return None;
-        }
-        if (*constant).consttype != (*var).vartype {
+        if pg_sys::exprType(other) != (*var).vartype {
             return None;
         }
         let name = CStr::from_ptr(pg_sys::get_opname((*op).opno))
@@ -220,21 +221,34 @@ unsafe fn comparison(
             (true, "=") => "=".into(),
             _ => return None,
         };
-        Some(((*var).varattno, name, constant))
+        Some(((*var).varattno, name, other))
     }
 }
 
-/// The raw i64 of a time constant (timestamp, date and integer datums are passed by value).
-fn raw_time(datum: pg_sys::Datum, hypertable: &Hypertable) -> i64 {
+/// An expression that has one value for the whole scan, known only at execution: stable
+/// functions (`now()`), parameters of prepared statements, no columns.
+unsafe fn runtime_value(node: *mut pg_sys::Node) -> bool {
+    unsafe {
+        !pg_sys::contain_var_clause(node)
+            && !pg_sys::contain_volatile_functions(node)
+            && !pg_sys::contain_subplans(node)
+    }
+}
+
+/// The internal form of a time value (timestamp, date and integer datums are passed by value).
+pub fn internal_time(datum: pg_sys::Datum, hypertable: &Hypertable) -> i64 {
     use hyperdist_core::time::TimeType::*;
-    match hypertable.time.time_type {
+    let time_type = hypertable.time.time_type;
+    let raw = match time_type {
         TimestampTz | Timestamp | BigInt => datum.value() as i64,
         Date | Int => datum.value() as i32 as i64,
         SmallInt => datum.value() as i16 as i64,
-    }
+    };
+    time_type.to_internal(raw)
 }
 
-/// Analyses the scan of `hypertable` (range table index `relid_index`, relation `relid`).
+/// Analyses the scan of `hypertable` (relation `relid`). Expressions whose values bound the time
+/// only at execution are appended to `runtime_exprs` (they become the plan's `fdw_exprs`).
 ///
 /// # Safety
 /// `baserel` must be the planner's RelOptInfo of the foreign table, during planning.
@@ -243,6 +257,7 @@ pub unsafe fn plan(
     relid: pg_sys::Oid,
     hypertable: &Hypertable,
     attnum_of: impl Fn(&str) -> Option<i16>,
+    runtime_exprs: &mut Vec<*mut pg_sys::Node>,
 ) -> ScanPlan {
     unsafe {
         let index = (*baserel).relid;
@@ -283,32 +298,28 @@ pub unsafe fn plan(
             if shippable(clause, index) {
                 shipped.push(deparse(clause, relid));
             }
-            let Some((attno, op, constant)) = comparison(clause, index) else {
+            let Some((attno, op, other)) = comparison(clause, index) else {
                 continue;
             };
+            let constant = (tag(other) == pg_sys::NodeTag::T_Const)
+                .then(|| other.cast::<pg_sys::Const>())
+                .filter(|c| !(**c).constisnull);
             if Some(attno) == time_attno {
-                let value = hypertable
-                    .time
-                    .time_type
-                    .to_internal(raw_time((*constant).constvalue, hypertable));
-                let above = value.saturating_add(1);
-                let (lower, upper) = (&mut plan.time_lower, &mut plan.time_upper);
-                let raise =
-                    |bound: &mut Option<i64>, v: i64| *bound = Some(bound.map_or(v, |b| b.max(v)));
-                let cap =
-                    |bound: &mut Option<i64>, v: i64| *bound = Some(bound.map_or(v, |b| b.min(v)));
-                match op.as_str() {
-                    ">=" => raise(lower, value),
-                    ">" => raise(lower, above),
-                    "<" => cap(upper, value),
-                    "<=" => cap(upper, above),
-                    "=" => {
-                        raise(lower, value);
-                        cap(upper, above);
+                match constant {
+                    Some(constant) => {
+                        let value = internal_time((*constant).constvalue, hypertable);
+                        plan.narrow_time(&op, value);
                     }
-                    _ => {}
+                    None if runtime_value(other) => {
+                        plan.runtime_time_bounds.push((op, runtime_exprs.len()));
+                        runtime_exprs.push(other);
+                    }
+                    None => {}
                 }
-            } else if Some(attno) == space_attno && op == "=" {
+            } else if let Some(constant) = constant
+                && Some(attno) == space_attno
+                && op == "="
+            {
                 let mut send = pg_sys::InvalidOid;
                 let mut varlena = false;
                 pg_sys::getTypeBinaryOutputInfo((*constant).consttype, &mut send, &mut varlena);
