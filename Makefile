@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README.md):
 #   make run    set up, build, start a local cluster (1 access node, 3 data nodes), print how to connect
 #   make test   set up, build, lint, and run every test tier
-.PHONY: run test setup lint unit pgrx-test integration stop
+.PHONY: run test setup lint unit pgrx-test integration stop bench
 
 run: setup
 	scripts/cluster up
@@ -29,3 +29,8 @@ integration:
 
 stop:
 	scripts/cluster down
+
+# TSBS cpu-only benchmark against a local table and postgres_fdw sharding, on the installed build
+# (see README.md, Benchmarks).
+bench:
+	bench/run
