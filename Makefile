@@ -1,12 +1,12 @@
 # The two commands a newcomer needs (see README.md):
 #   make run    set up, build, start a local cluster (1 access node, 3 data nodes), print how to connect
 #   make test   set up, build, lint, and run every test tier
-.PHONY: run test setup lint unit pgrx-test integration stop bench
+.PHONY: run test setup lint unit pgrx-test bench-quick integration stop bench
 
 run: setup
 	scripts/cluster up
 
-test: setup lint unit pgrx-test integration
+test: setup lint unit pgrx-test bench-quick integration
 
 setup:
 	scripts/setup
@@ -22,6 +22,11 @@ unit:
 # In-database #[pg_test] suites, against the installed extension.
 pgrx-test:
 	scripts/pgrx-test
+
+# The benchmark harness at a tiny scale: proves it still runs and that the three systems agree
+# (it exits non-zero if they do not). No timing is judged.
+bench-quick:
+	bench/run --quick
 
 # Multi-node suites: real servers started by the harness in tests/.
 integration:
