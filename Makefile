@@ -35,7 +35,8 @@ integration:
 stop:
 	scripts/cluster down
 
-# TSBS cpu-only benchmark against a local table and postgres_fdw sharding, on the installed build
-# (see README.md, Benchmarks).
-bench:
+# TSBS cpu-only benchmark against a local table and postgres_fdw sharding, on the release build
+# (see README.md, Benchmarks). make test and make run install the debug build again.
+bench: setup
+	cargo pgrx install --release --pg-config /usr/lib/postgresql/15/bin/pg_config
 	bench/run
