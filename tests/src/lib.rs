@@ -22,3 +22,28 @@ pub fn db_error<T: std::fmt::Debug>(
         .unwrap_or_else(|| panic!("expected an error from the server, got: {err}"))
         .clone()
 }
+
+/// Differential check: runs `query` (where `{t}` stands for the table) on `distributed` and on
+/// `local` (a plain table with the same rows) and asserts the results are the same rows, in the
+/// same order, compared as text. The local result must not be empty (an empty pair proves nothing).
+pub fn assert_same_results(
+    client: &mut postgres::Client,
+    query: &str,
+    distributed: &str,
+    local: &str,
+) {
+    let mut rows = |table: &str| -> Vec<String> {
+        client
+            .query(
+                &format!("SELECT x::text FROM ({}) x", query.replace("{t}", table)),
+                &[],
+            )
+            .unwrap_or_else(|e| panic!("{query} on {table}: {e}"))
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    let (on_distributed, on_local) = (rows(distributed), rows(local));
+    assert!(!on_local.is_empty(), "query: {query}");
+    assert_eq!(on_distributed, on_local, "query: {query}");
+}

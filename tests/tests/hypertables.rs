@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use hyperdist_tests::{Cluster, db_error};
+use hyperdist_tests::{Cluster, assert_same_results, db_error};
 use postgres::Client;
 
 const DB: &str = "metrics";
@@ -412,19 +412,7 @@ fn results_match_a_local_table() {
           WHERE time_bucket('1 day', time) = '2024-01-04' GROUP BY b, host ORDER BY b, host",
         "SELECT time_bucket('90 minutes', time) b, count(*) FROM {t} GROUP BY b ORDER BY b",
     ] {
-        let rows = |an: &mut Client, table: &str| -> Vec<String> {
-            an.query(
-                &format!("SELECT x::text FROM ({}) x", query.replace("{t}", table)),
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-        };
-        let (distributed, local) = (rows(&mut an, "dist"), rows(&mut an, "local"));
-        assert!(!local.is_empty(), "query: {query}");
-        assert_eq!(distributed, local, "query: {query}");
+        assert_same_results(&mut an, query, "dist", "local");
     }
 }
 

@@ -1,6 +1,6 @@
 //! Replicated chunks (replication_factor 2) while a data node is down.
 
-use hyperdist_tests::{Cluster, StopMode, db_error};
+use hyperdist_tests::{Cluster, StopMode, assert_same_results, db_error};
 use postgres::Client;
 
 const DB: &str = "metrics";
@@ -33,19 +33,7 @@ const CORPUS: &[&str] = &[
 
 fn corpus_matches(an: &mut Client) {
     for query in CORPUS {
-        let rows = |an: &mut Client, table: &str| -> Vec<String> {
-            an.query(
-                &format!("SELECT x::text FROM ({}) x", query.replace("{t}", table)),
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-        };
-        let (distributed, local) = (rows(an, "dist"), rows(an, "local"));
-        assert!(!local.is_empty());
-        assert_eq!(distributed, local, "query: {query}");
+        assert_same_results(an, query, "dist", "local");
     }
 }
 
