@@ -400,14 +400,19 @@ fn black_hole_node_is_bounded_by_connect_timeout_and_statement_timeout() {
     let black_hole = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = i32::from(black_hole.local_addr().unwrap().port());
 
+    // How adding it fails, and how long that took.
+    let add_hole = |an: &mut Client| {
+        let started = Instant::now();
+        let err = db_error(an.query(
+            "SELECT add_data_node('hole', host => '127.0.0.1', port => $1)",
+            &[&port],
+        ));
+        (err, started.elapsed())
+    };
+
     f.an.batch_execute("SET hyperdist.connect_timeout = '700ms'")
         .unwrap();
-    let started = Instant::now();
-    let err = db_error(f.an.query(
-        "SELECT add_data_node('hole', host => '127.0.0.1', port => $1)",
-        &[&port],
-    ));
-    let waited = started.elapsed();
+    let (err, waited) = add_hole(&mut f.an);
     assert_eq!(err.code().code(), "08001");
     assert_eq!(err.message(), "could not connect to \"hole\"");
     assert!(
@@ -419,12 +424,7 @@ fn black_hole_node_is_bounded_by_connect_timeout_and_statement_timeout() {
     // A query cancel (here: statement_timeout) ends the wait long before the connect timeout.
     f.an.batch_execute("SET hyperdist.connect_timeout = '60s'; SET statement_timeout = '300ms'")
         .unwrap();
-    let started = Instant::now();
-    let err = db_error(f.an.query(
-        "SELECT add_data_node('hole', host => '127.0.0.1', port => $1)",
-        &[&port],
-    ));
-    let waited = started.elapsed();
+    let (err, waited) = add_hole(&mut f.an);
     assert_eq!(err.code().code(), "57014");
     assert_eq!(
         err.message(),
