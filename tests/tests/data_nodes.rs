@@ -43,6 +43,18 @@ fn server_count(an: &mut Client) -> i64 {
     .get(0)
 }
 
+/// How many databases called `name` the server has (0 or 1).
+fn databases_named(server: &Server, name: &str) -> i64 {
+    server
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .unwrap()
+        .get(0)
+}
+
 /// A port where nothing listens (bound a moment ago, then released).
 fn closed_port() -> i32 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -209,14 +221,7 @@ fn passwords_are_used_and_a_wrong_one_is_refused() {
         "{err:?}"
     );
     assert_eq!(server_count(&mut f.an), 0);
-    let dbs: i64 = dn
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname = $1",
-            &[&DB],
-        )
-        .unwrap()
-        .get(0);
+    let dbs = databases_named(dn, DB);
     assert_eq!(dbs, 0, "no remote database was created");
 
     add(&mut f.an, "right").unwrap();
@@ -508,14 +513,7 @@ fn data_node_settings_are_checked_with_a_hint() {
             .contains("prepared transactions need to be enabled")
     );
     assert!(err.hint().unwrap().contains("max_prepared_transactions"));
-    let dbs: i64 = f.cluster.data_nodes()[0]
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname = $1",
-            &[&DB],
-        )
-        .unwrap()
-        .get(0);
+    let dbs = databases_named(&f.cluster.data_nodes()[0], DB);
     assert_eq!(
         dbs, 0,
         "the checks come before the remote database is created"
@@ -693,14 +691,7 @@ fn delete_if_exists_drop_database_and_leaving_the_cluster() {
             .unwrap()
             .get(0);
     assert!(deleted);
-    let remote_dbs: i64 = dn
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname = $1",
-            &[&DB],
-        )
-        .unwrap()
-        .get(0);
+    let remote_dbs = databases_named(dn, DB);
     assert_eq!(
         remote_dbs, 0,
         "drop_database removed the data node's database"
@@ -850,14 +841,7 @@ fn names_and_passwords_that_need_quoting() {
         &[&name],
     )
     .unwrap();
-    let left: i64 = dn
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname = $1",
-            &[&database],
-        )
-        .unwrap()
-        .get(0);
+    let left = databases_named(dn, database);
     assert_eq!(left, 0);
     assert_eq!(
         server_count(&mut f.an),
