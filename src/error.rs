@@ -185,3 +185,16 @@ pub fn invalid_argument(message: impl Into<String>, hint: impl Into<String>) -> 
         .hint(hint)
         .raise()
 }
+
+/// Refuses to run `function` inside a transaction block (it commits work of its own, or must be
+/// the first thing its transaction does).
+pub fn prevent_in_transaction_block(function: &std::ffi::CStr) {
+    // SAFETY: raises an ordinary ERROR when called inside a transaction block.
+    unsafe { pgrx::pg_sys::PreventInTransactionBlock(true, function.as_ptr()) };
+}
+
+/// Refuses to run `function`, which writes, in a read-only transaction.
+pub fn prevent_if_read_only(function: &std::ffi::CStr) {
+    // SAFETY: raises an ordinary ERROR in a read-only transaction.
+    unsafe { pgrx::pg_sys::PreventCommandIfReadOnly(function.as_ptr()) };
+}

@@ -134,17 +134,23 @@ pub fn find_or_create(hypertable: &Hypertable, time: i64, hash: i64) -> Chunk {
         space: space_range,
         data_nodes,
     };
-    let parent = hypertable.qualified_name();
-    let ddl = format!(
-        "CREATE TABLE {chunk} (LIKE {parent} INCLUDING ALL); ALTER TABLE {chunk} INHERIT {parent}",
-        chunk = chunk.qualified_name
-    );
+    let ddl = table_ddl(hypertable, &chunk.qualified_name);
     for name in &chunk.data_nodes {
         txn::session(&node::get(name), txn::Access::Write)
             .batch_execute(&ddl)
             .unwrap_or_else(|e| e.raise());
     }
     chunk
+}
+
+/// What makes a chunk's table on a data node: a child of the hypertable's table there, with its
+/// columns, constraints and indexes.
+pub fn table_ddl(hypertable: &Hypertable, qualified_name: &str) -> String {
+    let parent = hypertable.qualified_name();
+    format!(
+        "CREATE TABLE {qualified_name} (LIKE {parent} INCLUDING ALL); \
+         ALTER TABLE {qualified_name} INHERIT {parent}"
+    )
 }
 
 /// The slices of a new chunk around (time, hash): aligned to the dimensions' current settings, and
@@ -294,6 +300,6 @@ pub fn drop_unavailable_replicas(hypertable: &Hypertable, chunk: &mut Chunk) {
         "Its replica on unavailable data node(s) {} no longer receives writes and was dropped from the chunk.",
         stale.join(", ")
     ))
-    .hint("Re-create the replica once the node is back (copy_chunk).")
+    .hint("Re-create the replica once the node is back: CALL timescaledb_experimental.copy_chunk(chunk, source_node, destination_node).")
     .warn();
 }

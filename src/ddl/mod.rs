@@ -1,11 +1,12 @@
 //! Distributed hypertable DDL: creating one (`create`), the table definition the data nodes get
-//! (`definition`), and chunk tables on data nodes (`chunk`).
+//! (`definition`), chunk tables on data nodes (`chunk`) and their replicas (`replica`).
 
 pub mod attach;
 pub mod chunk;
 pub mod create;
 pub mod definition;
 pub mod drop;
+pub mod replica;
 
 use pgrx::pg_sys;
 

@@ -1,25 +1,17 @@
 //! `add_data_node`, `delete_data_node`, `alter_data_node`. Their TimescaleDB 2.13 signatures (with
 //! `name` arguments and defaults) are SQL wrappers in `sql/data_nodes.sql` that call these.
 
+use pgrx::PgSqlErrorCode;
 use pgrx::prelude::*;
-use pgrx::{PgSqlErrorCode, pg_sys};
 
 use crate::catalog::{metadata, placement, spi};
-use crate::error::{Report, SqlState, invalid_argument};
+use crate::error::{
+    Report, SqlState, invalid_argument, prevent_if_read_only, prevent_in_transaction_block,
+};
 use crate::node::removal::{self, Removal};
 use crate::node::{self, DataNode, bootstrap};
 use crate::quote;
 use crate::remote::cache;
-
-fn prevent_in_transaction_block(function: &std::ffi::CStr) {
-    // SAFETY: raises an ordinary ERROR when called inside a transaction block.
-    unsafe { pg_sys::PreventInTransactionBlock(true, function.as_ptr()) };
-}
-
-fn prevent_if_read_only(function: &std::ffi::CStr) {
-    // SAFETY: raises an ordinary ERROR in a read-only transaction.
-    unsafe { pg_sys::PreventCommandIfReadOnly(function.as_ptr()) };
-}
 
 fn check_port(port: i32) -> u16 {
     u16::try_from(port)
