@@ -23,6 +23,8 @@ pub struct SpaceDimension {
 #[derive(Clone, Debug)]
 pub struct Hypertable {
     pub id: i32,
+    /// The foreign table on the access node (invalid once it has been dropped).
+    pub relid: pg_sys::Oid,
     pub schema: String,
     pub table: String,
     pub associated_schema: String,
@@ -85,7 +87,8 @@ pub fn by_id(id: i32) -> Option<Hypertable> {
     let row = Spi::connect(|client| {
         let mut rows = client.select(
             "SELECT schema_name::text, table_name::text, associated_schema_name::text,
-                    associated_table_prefix::text, replication_factor
+                    associated_table_prefix::text, replication_factor,
+                    to_regclass(format('%I.%I', schema_name, table_name))::oid
                FROM _hyperdist_catalog.hypertable WHERE id = $1",
             Some(1),
             &[id.into()],
@@ -99,9 +102,11 @@ pub fn by_id(id: i32) -> Option<Hypertable> {
             row.get::<String>(3)?.unwrap_or_default(),
             row.get::<String>(4)?.unwrap_or_default(),
             row.get::<i16>(5)?.unwrap_or(1),
+            row.get::<pg_sys::Oid>(6)?.unwrap_or(pg_sys::InvalidOid),
         )))
     });
-    let (schema, table, associated_schema, associated_prefix, replication_factor) = spi(row)?;
+    let (schema, table, associated_schema, associated_prefix, replication_factor, relid) =
+        spi(row)?;
     let dimensions = Spi::connect(|client| {
         client
             .select(
@@ -142,6 +147,7 @@ pub fn by_id(id: i32) -> Option<Hypertable> {
     }
     Some(Hypertable {
         id,
+        relid,
         schema,
         table,
         associated_schema,

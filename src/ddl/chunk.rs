@@ -2,6 +2,7 @@
 //! table on each replica data node) when it does not exist yet.
 
 use hyperdist_core::partition::{self, Range};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::catalog::hypertable::Hypertable;
@@ -85,6 +86,20 @@ fn find(hypertable: &Hypertable, time: i64, hash: i64) -> Option<Chunk> {
 /// The chunk that holds a row at `time` (internal form) with space hash `hash` (0 without a space
 /// dimension), creating it if needed.
 pub fn find_or_create(hypertable: &Hypertable, time: i64, hash: i64) -> Chunk {
+    if let Some(chunk) = find(hypertable, time, hash) {
+        return chunk;
+    }
+    // One transaction at a time creates chunks of a hypertable, and holds the right until it ends.
+    // Creators that waited for each other's uncommitted chunks (on the access node) and for each
+    // other's chunk tables (on data nodes, where the access node's deadlock detector cannot see)
+    // could otherwise deadlock, or hang.
+    // SAFETY: takes a heavyweight lock held to the end of the transaction.
+    unsafe {
+        pg_sys::LockRelationOid(
+            hypertable.relid,
+            pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
+        )
+    };
     if let Some(chunk) = find(hypertable, time, hash) {
         return chunk;
     }

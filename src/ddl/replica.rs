@@ -100,25 +100,19 @@ fn check_operation_id(operation_id: Option<&str>) {
     }
 }
 
-/// The access-node relation of the hypertable, locked in SHARE mode: new writes wait for the
-/// copy, and the copy waits for writes in progress.
-fn lock_out_writers(hypertable: &Hypertable) -> pg_sys::Oid {
-    let relid = spi_optional(Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT pg_catalog.to_regclass($1)::oid",
-        &[hypertable.qualified_name().as_str().into()],
-    ))
-    .unwrap_or_else(|| not_a_remote_chunk(&hypertable.qualified_name()));
+/// Locks the hypertable in SHARE mode on the access node: new writes wait for the copy, and the
+/// copy waits for writes in progress.
+fn lock_out_writers(hypertable: &Hypertable) {
     // SAFETY: takes a heavyweight lock held to the end of the transaction.
-    unsafe { pg_sys::LockRelationOid(relid, pg_sys::ShareLock as pg_sys::LOCKMODE) };
-    relid
+    unsafe { pg_sys::LockRelationOid(hypertable.relid, pg_sys::ShareLock as pg_sys::LOCKMODE) };
 }
 
-fn check_privilege(hypertable: &Hypertable, relid: pg_sys::Oid, operation: &str) {
+fn check_privilege(hypertable: &Hypertable, operation: &str) {
     let allowed = spi_optional(Spi::get_one_with_args::<bool>(
         "SELECT r.rolsuper OR r.rolreplication OR pg_catalog.pg_has_role(c.relowner, 'USAGE')
            FROM pg_catalog.pg_roles r, pg_catalog.pg_class c
           WHERE r.rolname = current_user AND c.oid = $1",
-        &[relid.into()],
+        &[hypertable.relid.into()],
     ))
     .unwrap_or(false);
     if !allowed {
@@ -269,8 +263,8 @@ fn replicate(
     let unlocked = find_chunk(chunk_name, false).unwrap_or_else(|| not_a_remote_chunk(chunk_name));
     let hypertable =
         hypertable::by_id(unlocked.hypertable_id).unwrap_or_else(|| not_a_remote_chunk(chunk_name));
-    let relid = lock_out_writers(&hypertable);
-    check_privilege(&hypertable, relid, operation);
+    lock_out_writers(&hypertable);
+    check_privilege(&hypertable, operation);
     // Read again under the locks: a write or an operation that finished meanwhile is seen now.
     let chunk = find_chunk(chunk_name, true).unwrap_or_else(|| not_a_remote_chunk(chunk_name));
     check_nodes(&hypertable, &chunk, &source, &destination);
@@ -299,7 +293,7 @@ fn replicate(
         .unwrap_or_else(|e| e.raise());
     stream_rows(
         table,
-        &column_list(relid),
+        &column_list(hypertable.relid),
         (&source, &source_session),
         (&destination, &destination_session),
     );
