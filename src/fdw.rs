@@ -40,6 +40,7 @@ mod _hyperdist_internal {
         routine.GetForeignRelSize = Some(get_rel_size);
         routine.GetForeignPaths = Some(scan::get_paths);
         routine.GetForeignPlan = Some(scan::get_plan);
+        routine.GetForeignUpperPaths = Some(upper_paths);
         routine.BeginForeignScan = Some(scan::begin);
         routine.IterateForeignScan = Some(scan::iterate);
         routine.ReScanForeignScan = Some(scan::rescan);
@@ -83,6 +84,17 @@ unsafe extern "C-unwind" fn get_rel_size(
 ) {
     hypertable::require(relid);
     unsafe { scan::get_rel_size(root, baserel, relid) }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn upper_paths(
+    root: *mut pg_sys::PlannerInfo,
+    stage: pg_sys::UpperRelationKind::Type,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    extra: *mut std::ffi::c_void,
+) {
+    unsafe { crate::plan::grouping::upper_paths(root, stage, input_rel, output_rel, extra) }
 }
 
 #[pg_guard]

@@ -10,6 +10,7 @@ static PING_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 static LOG_REMOTE_COMMANDS: GucSetting<bool> = GucSetting::<bool>::new(false);
 static MAX_INSERT_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static ENABLE_2PC: GucSetting<bool> = GucSetting::<bool>::new(true);
+static ENABLE_AGGREGATE_PUSHDOWN: GucSetting<bool> = GucSetting::<bool>::new(true);
 static HEAL_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
 static DEBUG_2PC_FAULT: GucSetting<Option<std::ffi::CString>> =
     GucSetting::<Option<std::ffi::CString>>::new(None);
@@ -58,6 +59,14 @@ pub fn init() {
         c"Commits transactions that wrote to data nodes with two-phase commit.",
         c"Off: one-phase commit, which a data node failing during commit can leave half-committed.",
         &ENABLE_2PC,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"hyperdist.enable_aggregate_pushdown",
+        c"Lets data nodes aggregate when each group lives on one data node.",
+        c"Off: the access node pulls the (filtered) rows and aggregates them itself.",
+        &ENABLE_AGGREGATE_PUSHDOWN,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -110,6 +119,10 @@ pub fn max_insert_batch_size() -> usize {
 
 pub fn enable_2pc() -> bool {
     ENABLE_2PC.get()
+}
+
+pub fn enable_aggregate_pushdown() -> bool {
+    ENABLE_AGGREGATE_PUSHDOWN.get()
 }
 
 pub fn heal_interval() -> Duration {

@@ -37,6 +37,15 @@ pub struct Hypertable {
 }
 
 impl Hypertable {
+    /// Makes cached plans that read the hypertable plan again once this transaction commits: they
+    /// depend on which chunks exist and where (aggregate push-down decides by placement).
+    pub fn invalidate_plans(&self) {
+        if self.relid != pg_sys::InvalidOid {
+            // SAFETY: queues a relcache invalidation of an existing relation.
+            unsafe { pg_sys::CacheInvalidateRelcacheByRelid(self.relid) };
+        }
+    }
+
     pub fn qualified_name(&self) -> String {
         format!(
             "{}.{}",

@@ -160,6 +160,7 @@ pub fn detach(
 
     for hypertable in &targets {
         placement::detach_data_node(&name, hypertable.id);
+        hypertable.invalidate_plans();
         let remaining = hypertable.data_nodes.len() - 1;
         if let Some(space) = &hypertable.space
             && repartition

@@ -132,6 +132,7 @@ pub fn find_or_create(hypertable: &Hypertable, time: i64, hash: i64) -> Chunk {
             .raise()
         });
     };
+    hypertable.invalidate_plans();
     let data_nodes = place(hypertable, time, hash);
     for name in &data_nodes {
         spi(Spi::run_with_args(
@@ -280,6 +281,7 @@ pub fn drop_unavailable_replicas(hypertable: &Hypertable, chunk: &mut Chunk) {
     if stale.is_empty() {
         return;
     }
+    hypertable.invalidate_plans();
     if chunk.data_nodes.is_empty() {
         Report::new(
             SqlState::INSUFFICIENT_NUM_DATA_NODES,

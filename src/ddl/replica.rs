@@ -297,6 +297,7 @@ fn replicate(
         (&source, &source_session),
         (&destination, &destination_session),
     );
+    hypertable.invalidate_plans();
     spi(Spi::run_with_args(
         "INSERT INTO _hyperdist_catalog.chunk_data_node (chunk_id, node_name) VALUES ($1, $2)",
         &[chunk.id.into(), destination.as_str().into()],

@@ -1,17 +1,17 @@
-//! The basic read path: every chunk of the hypertable, read from one available replica, one
-//! remote query per data node (`COPY (SELECT ... UNION ALL ...) TO STDOUT (FORMAT binary)`),
-//! decoded with the types' `recv` functions. WHERE clauses are applied on the access node.
-//! Chunk exclusion and push-down come with the query planner work.
+//! The read path: the chunks the plan cannot exclude, each read from one available replica, one
+//! remote query per data node (`COPY (SELECT ... UNION ALL ...) TO STDOUT (FORMAT binary)`, or
+//! the grouped query around it when the data nodes aggregate), all data nodes queried at once and
+//! their rows taken as they arrive, decoded with the types' `recv` functions.
 
-use futures_util::StreamExt;
+use futures_util::Stream;
+use futures_util::future::join_all;
 use hyperdist_core::copy_binary::{CopyReader, FieldSpans};
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode, pg_sys};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::catalog::hypertable;
-use crate::ddl::chunk;
+use crate::catalog::hypertable::{self, Hypertable};
 use crate::error::Report;
 use crate::guc;
 use crate::node;
@@ -20,7 +20,6 @@ use crate::quote;
 use crate::remote::codec::{self, ColumnCodec, DatabaseEncoding};
 use crate::remote::{NodeConnection, RemoteError, runtime};
 use crate::txn;
-use hyperdist_core::partition::Range;
 
 /// Rows the planner assumes a hypertable has until statistics say otherwise.
 const DEFAULT_ROWS: f64 = 1000.0;
@@ -61,45 +60,67 @@ pub unsafe extern "C-unwind" fn get_paths(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_plan(
     _root: *mut pg_sys::PlannerInfo,
-    baserel: *mut pg_sys::RelOptInfo,
+    rel: *mut pg_sys::RelOptInfo,
     relid: pg_sys::Oid,
-    _best_path: *mut pg_sys::ForeignPath,
+    best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
     unsafe {
+        if (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
+            return grouped_plan(best_path, tlist, outer_plan);
+        }
         let hypertable = hypertable::require(relid);
-        let attnum_of = |name: &str| {
-            let name = std::ffi::CString::new(name).ok()?;
-            let attno = pg_sys::get_attnum(relid, name.as_ptr());
-            (attno > 0).then_some(attno)
-        };
         let mut runtime_exprs = Vec::new();
         let plan = crate::ddl::with_qualified_names(|| {
-            analyze::plan(baserel, relid, &hypertable, attnum_of, &mut runtime_exprs)
+            analyze::plan(rel, relid, &hypertable, &mut runtime_exprs)
         });
         let fdw_exprs = runtime_exprs
             .into_iter()
             .fold(std::ptr::null_mut(), |list, expr| {
                 pg_sys::lappend(list, expr.cast())
             });
-        let json =
-            std::ffi::CString::new(serde_json::to_string(&plan).expect("a scan plan serializes"))
-                .expect("JSON has no NUL");
-        let private = pg_sys::lappend(
-            std::ptr::null_mut(),
-            pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())).cast(),
-        );
         // Every clause is also checked here: a shipped one only saves work, never changes results.
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
         pg_sys::make_foreignscan(
             tlist,
             local_quals,
-            (*baserel).relid,
+            (*rel).relid,
             fdw_exprs,
-            private,
+            crate::plan::to_private(&plan),
             std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            outer_plan,
+        )
+    }
+}
+
+/// The scan of a pushed-down grouped query: no relation of its own; its rows are the grouped
+/// relation's target (`fdw_scan_tlist`), which the data nodes compute.
+unsafe fn grouped_plan(
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    unsafe {
+        let exprs = pgrx::PgList::<pg_sys::Expr>::from_pg((*(*best_path).path.pathtarget).exprs);
+        let scan_tlist =
+            exprs
+                .iter_ptr()
+                .enumerate()
+                .fold(std::ptr::null_mut(), |list, (i, expr)| {
+                    let entry =
+                        pg_sys::makeTargetEntry(expr, (i + 1) as i16, std::ptr::null_mut(), false);
+                    pg_sys::lappend(list, entry.cast())
+                });
+        pg_sys::make_foreignscan(
+            tlist,
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+            (*best_path).fdw_private,
+            scan_tlist,
             std::ptr::null_mut(),
             outer_plan,
         )
@@ -111,13 +132,13 @@ pub unsafe extern "C-unwind" fn get_plan(
 unsafe fn bound_time_at_start(
     node: *mut pg_sys::ForeignScanState,
     scan: *mut pg_sys::ForeignScan,
+    hypertable: &Hypertable,
     plan: &mut ScanPlan,
 ) {
     if plan.runtime_time_bounds.is_empty() {
         return;
     }
     unsafe {
-        let hypertable = hypertable::require((*(*node).ss.ss_currentRelation).rd_id);
         let states = pgrx::PgList::<pg_sys::ExprState>::from_pg(pg_sys::ExecInitExprList(
             (*scan).fdw_exprs,
             node.cast(),
@@ -132,38 +153,30 @@ unsafe fn bound_time_at_start(
             if is_null {
                 plan.exclude_everything();
             } else {
-                plan.narrow_time(&op, analyze::internal_time(value, &hypertable));
+                plan.narrow_time(&op, analyze::internal_time(value, hypertable));
             }
         }
     }
 }
 
-/// The plan's analysis, from `fdw_private`.
-unsafe fn scan_plan(private: *mut pg_sys::List) -> ScanPlan {
-    unsafe {
-        let list = pgrx::PgList::<pg_sys::Node>::from_pg(private);
-        let text = list
-            .get_ptr(0)
-            .map(|node| {
-                std::ffi::CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or_default()
-    }
+/// One data node's remote query while it streams.
+struct NodeStream {
+    name: String,
+    session: Rc<NodeConnection>,
+    stream: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+    reader: CopyReader,
+    done: bool,
 }
 
 struct ScanState {
     columns: Vec<ColumnCodec>,
-    /// Remote queries not started yet: (data node, SQL).
-    pending: Vec<(String, String)>,
-    current: Option<(
-        String,
-        Rc<NodeConnection>,
-        std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
-    )>,
-    reader: CopyReader,
+    /// The remote queries, started together at the first row wanted.
+    streams: Vec<NodeStream>,
+    launched: bool,
+    /// The stream whose buffered bytes may hold more rows.
+    current: Option<usize>,
+    /// Where the next wait for data starts looking, so no node is starved.
+    next_poll: usize,
     spans: FieldSpans,
     receive_buffer: pg_sys::StringInfo,
     row_memory: pg_sys::MemoryContext,
@@ -172,51 +185,41 @@ struct ScanState {
     /// Rows and time per data node, for EXPLAIN ANALYZE.
     stats: BTreeMap<String, (u64, std::time::Duration)>,
     started: std::time::Instant,
+    /// The data nodes aggregate (EXPLAIN says so).
+    grouped: bool,
 }
 
 /// The remote query of each data node. With `probe`, each chunk is read from its first replica
 /// that can be reached now; without (EXPLAIN), from its first available replica.
 fn plan_queries(
-    relid: pg_sys::Oid,
+    hypertable: &Hypertable,
     columns: &[ColumnCodec],
     plan: &ScanPlan,
     probe: bool,
 ) -> Vec<(String, String)> {
-    let hypertable = hypertable::require(relid);
     let available: Vec<String> = node::all()
         .into_iter()
         .filter(|n| n.available)
         .map(|n| n.name)
         .collect();
-    let select_list = if columns.is_empty() {
-        String::new()
-    } else {
-        columns
+    let select_list = match &plan.grouping {
+        Some(grouping) => grouping.input_columns.join(", "),
+        None => columns
             .iter()
             .map(|c| quote::ident(&c.name))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
     };
     // Whether each data node can be reached (its session in this transaction opened), asked once.
     let mut reachable: BTreeMap<String, Result<(), RemoteError>> = BTreeMap::new();
     let mut per_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let time = Range::new(
-        plan.time_lower.unwrap_or(i64::MIN),
-        plan.time_upper.unwrap_or(i64::MAX),
-    );
+    let mut assigned = Vec::new();
     let filter = plan
         .shipped_filter
         .as_ref()
         .map(|sql| format!(" WHERE {sql}"))
         .unwrap_or_default();
-    if time.start >= time.end {
-        return Vec::new();
-    }
-    for chunk in chunk::all(&hypertable) {
-        if !chunk.time.overlaps(&time) || plan.space_hash.is_some_and(|h| !chunk.space.contains(h))
-        {
-            continue;
-        }
+    for chunk in plan.chunks_to_read(hypertable) {
         let candidates: Vec<&String> = chunk
             .data_nodes
             .iter()
@@ -259,21 +262,48 @@ fn plan_queries(
                 _ => unreachable!("an unreachable replica has its error recorded"),
             }
         };
+        assigned.push((chunk.space, replica.clone()));
         per_node.entry(replica).or_default().push(format!(
             "SELECT {select_list} FROM ONLY {}{filter}",
             chunk.qualified_name
         ));
     }
+    let Some(grouping) = &plan.grouping else {
+        return per_node
+            .into_iter()
+            .map(|(node, selects)| (node, copy_out(&selects.join(" UNION ALL "))))
+            .collect();
+    };
+    if !grouping.groups_stay_whole(&assigned) {
+        Report::new(
+            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            "chunk placement changed since the query was planned",
+        )
+        .detail("The data nodes cannot aggregate whole groups with the replicas they would read now.")
+        .hint("Retry the query; it is planned again. SET hyperdist.enable_aggregate_pushdown = off avoids this.")
+        .raise();
+    }
+    if per_node.is_empty() && grouping.group_by.is_empty() {
+        // An aggregate without GROUP BY has one row even over no rows: a data node computes it
+        // over the hypertable's (empty) parent table.
+        if let Some(name) = hypertable.data_nodes.iter().find(|n| available.contains(n)) {
+            per_node.insert(
+                name.clone(),
+                vec![format!(
+                    "SELECT {select_list} FROM ONLY {} WHERE false",
+                    hypertable.qualified_name()
+                )],
+            );
+        }
+    }
     per_node
         .into_iter()
-        .map(|(node, selects)| {
-            let sql = format!(
-                "COPY ({}) TO STDOUT (FORMAT binary)",
-                selects.join(" UNION ALL ")
-            );
-            (node, sql)
-        })
+        .map(|(node, selects)| (node, copy_out(&grouping.remote_query(&selects))))
         .collect()
+}
+
+fn copy_out(query: &str) -> String {
+    format!("COPY ({query}) TO STDOUT (FORMAT binary)")
 }
 
 #[pg_guard]
@@ -284,15 +314,22 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         let query_memory = (*estate).es_query_cxt;
         let relation = (*node).ss.ss_currentRelation;
         let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-        let mut plan = scan_plan((*scan).fdw_private);
+        let mut plan = crate::plan::from_private((*scan).fdw_private);
+        let hypertable = hypertable::require(pg_sys::Oid::from(plan.relid));
         if !explain_only {
-            bound_time_at_start(node, scan, &mut plan);
+            bound_time_at_start(node, scan, &hypertable, &mut plan);
         }
-        let mut columns = codec::columns((*relation).rd_att, query_memory);
-        if let Some(wanted) = &plan.columns {
+        // A grouped scan has no relation: its rows are its scan tuple's (the grouped target).
+        let mut columns = if relation.is_null() {
+            let slot = (*node).ss.ss_ScanTupleSlot;
+            codec::columns((*slot).tts_tupleDescriptor, query_memory)
+        } else {
+            codec::columns((*relation).rd_att, query_memory)
+        };
+        if let (Some(wanted), None) = (&plan.columns, &plan.grouping) {
             columns.retain(|c| wanted.contains(&(c.index as i16 + 1)));
         }
-        let queries = plan_queries((*relation).rd_id, &columns, &plan, !explain_only);
+        let queries = plan_queries(&hypertable, &columns, &plan, !explain_only);
         let (receive_buffer, row_memory) = PgMemoryContexts::For(query_memory).switch_to(|_| {
             (
                 pg_sys::makeStringInfo(),
@@ -307,15 +344,17 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         });
         let state = ScanState {
             columns,
-            pending: queries.iter().rev().cloned().collect(),
+            streams: Vec::new(),
+            launched: false,
             current: None,
-            reader: CopyReader::new(),
+            next_poll: 0,
             spans: FieldSpans::new(),
             receive_buffer,
             row_memory,
             queries,
             stats: BTreeMap::new(),
             started: std::time::Instant::now(),
+            grouped: plan.grouping.is_some(),
         };
         (*node).fdw_state = PgMemoryContexts::For(query_memory)
             .leak_and_drop_on_delete(state)
@@ -324,59 +363,130 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
 }
 
 impl ScanState {
-    /// Fills `slot` with the next row; false when every data node is done.
-    unsafe fn next(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
-        loop {
-            match self.reader.next_row(&mut self.spans) {
-                Ok(true) => {
-                    unsafe { self.store(slot) };
-                    if let Some((name, _, _)) = &self.current {
-                        self.stats.entry(name.clone()).or_default().0 += 1;
-                    }
-                    return true;
-                }
-                Ok(false) => {}
-                Err(err) => self.protocol_error(err.to_string()),
-            }
-            if let Some((name, session, stream)) = &mut self.current {
-                match runtime::block_on(stream.next()) {
-                    Ok(Some(Ok(bytes))) => {
-                        self.reader.feed(&bytes);
-                        continue;
-                    }
-                    Ok(Some(Err(err))) => RemoteError::from_postgres(name, err).raise(),
-                    Ok(None) => {
-                        if let Err(err) = self.reader.check_complete() {
-                            self.protocol_error(err.to_string());
-                        }
-                        self.stats.entry(name.clone()).or_default().1 += self.started.elapsed();
-                        self.current = None;
-                        self.reader = CopyReader::new();
-                        continue;
-                    }
-                    Err(_interrupted) => {
-                        session.cancel();
-                        runtime::raise_pending_interrupt();
-                    }
-                }
-            }
-            let Some((name, sql)) = self.pending.pop() else {
-                return false;
-            };
-            let session = txn::session(&node::get(&name), txn::Access::Read);
-            if guc::log_remote_commands() {
+    /// Sends every data node its query, all at once, so they work at the same time.
+    fn launch(&mut self) {
+        self.launched = true;
+        self.started = std::time::Instant::now();
+        let sessions: Vec<(String, Rc<NodeConnection>)> = self
+            .queries
+            .iter()
+            .map(|(name, _)| {
+                (
+                    name.clone(),
+                    txn::session(&node::get(name), txn::Access::Read),
+                )
+            })
+            .collect();
+        if guc::log_remote_commands() {
+            for (name, sql) in &self.queries {
                 pgrx::log!("[{name}]: {sql}");
             }
-            let stream = match runtime::block_on(session.client().copy_out(&sql)) {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(err)) => RemoteError::from_postgres(&name, err).raise(),
-                Err(_interrupted) => {
-                    session.cancel();
-                    runtime::raise_pending_interrupt();
+        }
+        let started = join_all(
+            sessions
+                .iter()
+                .zip(&self.queries)
+                .map(|((_, session), (_, sql))| session.client().copy_out(sql.as_str())),
+        );
+        let results = match runtime::block_on(started) {
+            Ok(results) => results,
+            Err(_interrupted) => {
+                sessions.iter().for_each(|(_, s)| s.cancel());
+                runtime::raise_pending_interrupt();
+            }
+        };
+        let mut failure = None;
+        for ((name, session), result) in sessions.into_iter().zip(results) {
+            match result {
+                Ok(stream) => self.streams.push(NodeStream {
+                    name,
+                    session,
+                    stream: Box::pin(stream),
+                    reader: CopyReader::new(),
+                    done: false,
+                }),
+                Err(err) => {
+                    failure.get_or_insert(RemoteError::from_postgres(&name, err));
                 }
+            }
+        }
+        if let Some(err) = failure {
+            err.raise();
+        }
+    }
+
+    /// Waits for bytes from whichever unfinished data node sends first; `None` when all are done.
+    fn receive(&mut self) -> Option<(usize, Option<Result<bytes::Bytes, tokio_postgres::Error>>)> {
+        let count = self.streams.len();
+        if self.streams.iter().all(|s| s.done) {
+            return None;
+        }
+        let first = self.next_poll % count.max(1);
+        let streams = &mut self.streams;
+        let wait = std::future::poll_fn(|cx| {
+            for step in 0..count {
+                let i = (first + step) % count;
+                let stream = &mut streams[i];
+                if stream.done {
+                    continue;
+                }
+                if let std::task::Poll::Ready(item) = stream.stream.as_mut().poll_next(cx) {
+                    return std::task::Poll::Ready((i, item));
+                }
+            }
+            std::task::Poll::Pending
+        });
+        match runtime::block_on(wait) {
+            Ok((i, item)) => {
+                self.next_poll = i + 1;
+                Some((i, item))
+            }
+            Err(_interrupted) => {
+                self.streams.iter().for_each(|s| s.session.cancel());
+                runtime::raise_pending_interrupt();
+            }
+        }
+    }
+
+    /// Fills `slot` with the next row; false when every data node is done.
+    unsafe fn next(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+        if !self.launched {
+            self.launch();
+        }
+        loop {
+            if let Some(i) = self.current {
+                match self.streams[i].reader.next_row(&mut self.spans) {
+                    Ok(true) => {
+                        unsafe { self.store(i, slot) };
+                        self.stats
+                            .entry(self.streams[i].name.clone())
+                            .or_default()
+                            .0 += 1;
+                        return true;
+                    }
+                    Ok(false) => self.current = None,
+                    Err(err) => self.protocol_error(err.to_string()),
+                }
+            }
+            let (i, item) = match self.receive() {
+                Some(received) => received,
+                None => return false,
             };
-            self.started = std::time::Instant::now();
-            self.current = Some((name, session, Box::pin(stream)));
+            let stream = &mut self.streams[i];
+            match item {
+                Some(Ok(bytes)) => {
+                    stream.reader.feed(&bytes);
+                    self.current = Some(i);
+                }
+                Some(Err(err)) => RemoteError::from_postgres(&stream.name, err).raise(),
+                None => {
+                    if let Err(err) = stream.reader.check_complete() {
+                        self.protocol_error(err.to_string());
+                    }
+                    stream.done = true;
+                    self.stats.entry(stream.name.clone()).or_default().1 += self.started.elapsed();
+                }
+            }
         }
     }
 
@@ -389,7 +499,7 @@ impl ScanState {
         .raise()
     }
 
-    unsafe fn store(&mut self, slot: *mut pg_sys::TupleTableSlot) {
+    unsafe fn store(&mut self, stream: usize, slot: *mut pg_sys::TupleTableSlot) {
         unsafe {
             pg_sys::ExecClearTuple(slot);
             let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
@@ -398,7 +508,7 @@ impl ScanState {
             nulls.fill(true);
             let mut memory = PgMemoryContexts::For(self.row_memory);
             memory.reset();
-            let bytes = self.reader.bytes();
+            let bytes = self.streams[stream].reader.bytes();
             let buffer = self.receive_buffer;
             let _encoding = DatabaseEncoding::enter();
             memory.switch_to(|_| {
@@ -440,9 +550,9 @@ pub unsafe extern "C-unwind" fn iterate(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::ForeignScanState) {
     if let Some(state) = unsafe { state(node) } {
+        state.streams.clear();
         state.current = None;
-        state.reader = CopyReader::new();
-        state.pending = state.queries.iter().rev().cloned().collect();
+        state.launched = false;
     }
 }
 
@@ -450,8 +560,8 @@ pub unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::ForeignScanState) {
 pub unsafe extern "C-unwind" fn end(node: *mut pg_sys::ForeignScanState) {
     // The state is dropped with the query's memory; stop reading now.
     if let Some(state) = unsafe { state(node) } {
+        state.streams.clear();
         state.current = None;
-        state.pending.clear();
     }
 }
 
@@ -474,6 +584,12 @@ pub unsafe extern "C-unwind" fn explain(
     };
     if state.queries.is_empty() {
         property("Data nodes".into(), "none (no chunk can match)".into());
+    }
+    if state.grouped {
+        property(
+            "Aggregation".into(),
+            "on the data nodes (whole groups)".into(),
+        );
     }
     for (name, sql) in &state.queries {
         let chunks = sql.matches(" FROM ONLY ").count();

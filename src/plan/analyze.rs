@@ -62,7 +62,7 @@ unsafe fn all_shippable(list: *mut pg_sys::List, relid: u32) -> bool {
 /// constants of built-in types, built-in immutable operators and functions, and the plain
 /// expression forms around them. Anything else (parameters, sub-queries, volatile or stable or
 /// user-defined functions, casts through text) stays on the access node.
-unsafe fn shippable(node: *mut pg_sys::Node, relid: u32) -> bool {
+pub(super) unsafe fn shippable(node: *mut pg_sys::Node, relid: u32) -> bool {
     use pg_sys::NodeTag::*;
     if node.is_null() {
         return true;
@@ -108,6 +108,18 @@ unsafe fn shippable(node: *mut pg_sys::Node, relid: u32) -> bool {
                 let when = node.cast::<pg_sys::CaseWhen>();
                 shippable((*when).expr.cast(), relid) && shippable((*when).result.cast(), relid)
             }
+            T_Aggref => {
+                // Whole aggregates (a data node returns final values); its arguments, FILTER,
+                // ORDER BY and DISTINCT come along in the deparsed call.
+                let agg = node.cast::<pg_sys::Aggref>();
+                (builtin((*agg).aggfnoid) || own_function((*agg).aggfnoid))
+                    && (*agg).agglevelsup == 0
+                    && (*agg).aggsplit == pg_sys::AggSplit::AGGSPLIT_SIMPLE
+                    && all_shippable((*agg).aggdirectargs, relid)
+                    && all_shippable((*agg).args, relid)
+                    && shippable((*agg).aggfilter.cast(), relid)
+            }
+            T_TargetEntry => shippable((*node.cast::<pg_sys::TargetEntry>()).expr.cast(), relid),
             _ => false,
         }
     }
@@ -151,13 +163,20 @@ unsafe fn renumber_vars(node: *mut pg_sys::Node) {
                 renumber_vars((*when).expr.cast());
                 renumber_vars((*when).result.cast());
             }
+            T_Aggref => {
+                let agg = node.cast::<pg_sys::Aggref>();
+                each((*agg).aggdirectargs);
+                each((*agg).args);
+                renumber_vars((*agg).aggfilter.cast());
+            }
+            T_TargetEntry => renumber_vars((*node.cast::<pg_sys::TargetEntry>()).expr.cast()),
             _ => {}
         }
     }
 }
 
 /// SQL text of a shippable clause, as a data node reads it.
-unsafe fn deparse(clause: *mut pg_sys::Node, relid: pg_sys::Oid) -> String {
+pub(super) unsafe fn deparse(clause: *mut pg_sys::Node, relid: pg_sys::Oid) -> String {
     unsafe {
         let copy = pg_sys::copyObjectImpl(clause.cast()).cast::<pg_sys::Node>();
         renumber_vars(copy);
@@ -235,6 +254,14 @@ unsafe fn runtime_value(node: *mut pg_sys::Node) -> bool {
     }
 }
 
+/// The attribute number of column `name` of relation `relid`.
+pub fn attnum_of(relid: pg_sys::Oid, name: &str) -> Option<i16> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a syscache lookup; unknown names give InvalidAttrNumber.
+    let attno = unsafe { pg_sys::get_attnum(relid, name.as_ptr()) };
+    (attno > 0).then_some(attno)
+}
+
 /// The internal form of a time value (timestamp, date and integer datums are passed by value).
 pub fn internal_time(datum: pg_sys::Datum, hypertable: &Hypertable) -> i64 {
     use hyperdist_core::time::TimeType::*;
@@ -256,7 +283,6 @@ pub unsafe fn plan(
     baserel: *mut pg_sys::RelOptInfo,
     relid: pg_sys::Oid,
     hypertable: &Hypertable,
-    attnum_of: impl Fn(&str) -> Option<i16>,
     runtime_exprs: &mut Vec<*mut pg_sys::Node>,
 ) -> ScanPlan {
     unsafe {
@@ -287,9 +313,14 @@ pub unsafe fn plan(
         }
         plan.columns = (!whole_row).then_some(columns);
 
-        let time_attno = attnum_of(&hypertable.time.column);
-        let space_attno = hypertable.space.as_ref().and_then(|s| attnum_of(&s.column));
+        let time_attno = attnum_of(relid, &hypertable.time.column);
+        let space_attno = hypertable
+            .space
+            .as_ref()
+            .and_then(|s| attnum_of(relid, &s.column));
         let mut shipped = Vec::new();
+        plan.relid = relid.to_u32();
+        plan.all_shipped = true;
         for info in clauses.iter_ptr() {
             let clause = (*info).clause.cast::<pg_sys::Node>();
             if (*info).pseudoconstant {
@@ -297,6 +328,8 @@ pub unsafe fn plan(
             }
             if shippable(clause, index) {
                 shipped.push(deparse(clause, relid));
+            } else {
+                plan.all_shipped = false;
             }
             let Some((attno, op, other)) = comparison(clause, index) else {
                 continue;

@@ -10,14 +10,28 @@
 //!   change a result;
 //! - *chunk exclusion*: comparisons of the time column with constants bound the time range (and
 //!   with `now()`-like expressions or parameters, evaluated when the scan starts), and
-//!   `space column = constant` picks one hash; chunks outside are not read at all.
+//!   `space column = constant` picks one hash; chunks outside are not read at all;
+//! - *aggregate push-down* (`grouping`): when every group lives on one data node, the data nodes
+//!   run the whole grouped query and return final groups.
 
 pub mod analyze;
+pub mod grouping;
 
+use hyperdist_core::partition::Range;
+use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
+
+use crate::catalog::hypertable::Hypertable;
+use crate::ddl::chunk::{self, Chunk};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ScanPlan {
+    /// The hypertable's relation on the access node.
+    pub relid: u32,
+    /// Whether every restriction clause is in `shipped_filter` (none is left for the access node).
+    pub all_shipped: bool,
+    /// Set when the data nodes aggregate: the query each sends is grouped.
+    pub grouping: Option<grouping::Grouping>,
     /// Attribute numbers (1-based) to fetch; `None` means every column.
     pub columns: Option<Vec<i16>>,
     /// SQL for the remote WHERE clause.
@@ -55,5 +69,56 @@ impl ScanPlan {
     pub fn exclude_everything(&mut self) {
         self.time_lower = Some(i64::MAX);
         self.time_upper = Some(i64::MIN);
+    }
+}
+
+impl ScanPlan {
+    /// The chunks the scan can find rows in: those the time bounds and space hash do not exclude.
+    pub fn chunks_to_read(&self, hypertable: &Hypertable) -> Vec<Chunk> {
+        let time = Range::new(
+            self.time_lower.unwrap_or(i64::MIN),
+            self.time_upper.unwrap_or(i64::MAX),
+        );
+        if time.start >= time.end {
+            return Vec::new();
+        }
+        chunk::all(hypertable)
+            .into_iter()
+            .filter(|c| c.time.overlaps(&time))
+            .filter(|c| self.space_hash.is_none_or(|h| c.space.contains(h)))
+            .collect()
+    }
+}
+
+/// The plan as a ForeignScan's (or ForeignPath's) `fdw_private`: JSON in a String node, so
+/// plans can be copied and cached.
+pub fn to_private(plan: &ScanPlan) -> *mut pg_sys::List {
+    let json = std::ffi::CString::new(serde_json::to_string(plan).expect("a scan plan serializes"))
+        .expect("JSON has no NUL");
+    // SAFETY: palloc'd copies in the current memory context, as planner nodes are.
+    unsafe {
+        pg_sys::lappend(
+            std::ptr::null_mut(),
+            pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())).cast(),
+        )
+    }
+}
+
+/// The plan back from `fdw_private`.
+///
+/// # Safety
+/// `private` must be a list made by [`to_private`].
+pub unsafe fn from_private(private: *mut pg_sys::List) -> ScanPlan {
+    unsafe {
+        let list = pgrx::PgList::<pg_sys::Node>::from_pg(private);
+        let text = list
+            .get_ptr(0)
+            .map(|node| {
+                std::ffi::CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
     }
 }

@@ -179,9 +179,49 @@ pub fn place(first: u64, nodes_available: &[bool], replication_factor: usize) ->
         .collect()
 }
 
+/// Whether data nodes that aggregate the chunks assigned to them (`(space range, node)` per chunk)
+/// each return whole groups. Grouped by the space column (`by_space`), a group lives in one space
+/// slice, so chunks read from different nodes must not share any space value; otherwise every
+/// group may span every chunk, so all chunks must be read from one node.
+pub fn groups_stay_whole<N: PartialEq>(assigned: &[(Range, N)], by_space: bool) -> bool {
+    assigned.iter().enumerate().all(|(i, (space, node))| {
+        assigned[i + 1..].iter().all(|(other_space, other_node)| {
+            other_node == node || (by_space && !space.overlaps(other_space))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_stay_whole_when_each_space_slice_is_on_one_node() {
+        let slices = closed_slices(3);
+        let by_slice: Vec<(Range, &str)> = vec![
+            (slices[0], "dn1"),
+            (slices[1], "dn2"),
+            (slices[2], "dn3"),
+            (slices[0], "dn1"),
+        ];
+        assert!(groups_stay_whole(&by_slice, true));
+        assert!(
+            !groups_stay_whole(&by_slice, false),
+            "a group may span every node"
+        );
+        let one_node: Vec<(Range, &str)> = slices.iter().map(|s| (*s, "dn1")).collect();
+        assert!(groups_stay_whole(&one_node, false));
+        assert!(groups_stay_whole::<&str>(&[], false));
+
+        // The same slice on two nodes (a later chunk placed elsewhere) splits its groups.
+        let mut moved = by_slice.clone();
+        moved.push((slices[1], "dn3"));
+        assert!(!groups_stay_whole(&moved, true));
+        // After repartitioning, slices of old and new chunks overlap across nodes.
+        let wider = closed_slices(2);
+        let repartitioned = vec![(slices[0], "dn1"), (wider[0], "dn2")];
+        assert!(!groups_stay_whole(&repartitioned, true));
+    }
 
     /// Deterministic pseudo-random values (splitmix64) for the property-style tests.
     struct Rng(u64);
