@@ -1,0 +1,392 @@
+//! Distributed queries against the truth: the same rows in a distributed hypertable (3 data nodes)
+//! and in a plain local table, the same queries on both, the same results required (floats to
+//! 1e-12 relative). Plus what EXPLAIN shows about push-down, and cancelling long remote work.
+//! Add a query shape here whenever a bug is found.
+
+use std::time::{Duration, Instant};
+
+use hyperdist_tests::{Cluster, assert_same_results, db_error};
+use postgres::Client;
+
+const DB: &str = "metrics";
+
+/// 120 000 rows, one every 4 s over 5.5 days, 37 locations, NULLs in every nullable column.
+fn setup() -> (Cluster, Client) {
+    let cluster = Cluster::start(3);
+    cluster.create_database(DB);
+    let mut an = cluster.access_node().connect_to(DB);
+    cluster.add_data_nodes(&mut an, "dn", 3);
+    an.batch_execute(
+        "CREATE TABLE conditions (
+             time timestamptz NOT NULL, location text NOT NULL, temperature float8, humidity real,
+             reading integer, code bigint, price numeric(12,3), flag boolean, note text);
+         SELECT create_distributed_hypertable('conditions', 'time', 'location',
+                                              chunk_time_interval => interval '1 day');
+         CREATE TABLE local_conditions (LIKE conditions);
+         INSERT INTO local_conditions
+         SELECT '2024-03-01'::timestamptz + i * interval '4 seconds',
+                'loc' || (i * 7919 % 37),
+                CASE WHEN i % 17 = 0 THEN NULL ELSE ((i * 31) % 1000) / 10.0 - 20 END,
+                CASE WHEN i % 23 = 0 THEN NULL ELSE (i % 100)::real / 4 END,
+                CASE WHEN i % 29 = 0 THEN NULL ELSE (i * 13) % 500 END,
+                i::bigint * 1000003 % 1000000007,
+                CASE WHEN i % 31 = 0 THEN NULL ELSE ((i * 7) % 100000) / 1000.0 END,
+                CASE WHEN i % 19 = 0 THEN NULL ELSE i % 3 = 0 END,
+                CASE WHEN i % 11 = 0 THEN NULL ELSE 'n' || (i % 50) END
+           FROM generate_series(1, 120000) i;
+         INSERT INTO conditions SELECT * FROM local_conditions;
+         CREATE TABLE sites (location text PRIMARY KEY, region text);
+         INSERT INTO sites SELECT 'loc' || i, 'r' || (i % 4) FROM generate_series(0, 40) i;",
+    )
+    .unwrap();
+    (cluster, an)
+}
+
+const CORPUS: &[&str] = &[
+    // Rows, filtered and ordered.
+    "SELECT * FROM {t} WHERE location = 'loc5' ORDER BY time",
+    "SELECT time, location, temperature FROM {t}
+      WHERE time >= '2024-03-02' AND time < '2024-03-02 01:00' ORDER BY time",
+    "SELECT * FROM {t} WHERE temperature IS NULL ORDER BY time LIMIT 100",
+    "SELECT * FROM {t} WHERE note IS NULL AND flag ORDER BY time LIMIT 50",
+    "SELECT location, time FROM {t} WHERE location IN ('loc1', 'loc2', 'loc3') AND reading > 400 ORDER BY time",
+    "SELECT * FROM {t} WHERE note LIKE 'n1%' AND humidity BETWEEN 3 AND 4 ORDER BY time",
+    "SELECT * FROM {t} ORDER BY time DESC LIMIT 20",
+    "SELECT count(*) FROM {t} WHERE time > '2030-01-01'",
+    "SELECT count(*) FROM {t} WHERE time < '2024-03-01' OR location = 'nowhere'",
+    // Grouped by the space column: the data nodes aggregate.
+    "SELECT location, count(*), count(temperature), sum(reading), max(temperature), min(humidity)
+       FROM {t} GROUP BY location ORDER BY location",
+    "SELECT location, avg(temperature), avg(reading), avg(price) FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, stddev(temperature), variance(reading), stddev_pop(humidity), var_samp(price)
+       FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, bool_and(flag), bool_or(flag), every(reading > 10), bit_and(reading), bit_or(reading)
+       FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, count(DISTINCT note), count(DISTINCT reading) FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, string_agg(DISTINCT note, ',' ORDER BY note) FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, array_agg(reading ORDER BY time) FILTER (WHERE time < '2024-03-01 00:10')
+       FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, percentile_cont(0.5) WITHIN GROUP (ORDER BY temperature),
+            mode() WITHIN GROUP (ORDER BY reading) FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, count(*) FROM {t} GROUP BY 1 HAVING location < 'loc2' AND max(reading) > 0 ORDER BY 1",
+    "SELECT time_bucket('1 hour', time) h, location, max(temperature), avg(humidity)
+       FROM {t} WHERE time < '2024-03-02' GROUP BY h, location ORDER BY h, location",
+    "SELECT location, time_bucket('1 day', time) d, sum(code), sum(price) FROM {t} GROUP BY 1, 2 ORDER BY 1, 2",
+    "SELECT location, date_trunc('hour', time) h, count(*) FROM {t} WHERE location = 'loc3' GROUP BY 1, 2 ORDER BY 1, 2",
+    "SELECT location, max(temperature) * 2 + 1, min(reading) - max(reading) FROM {t} GROUP BY location ORDER BY 1",
+    "SELECT upper(location), count(*) FROM {t} GROUP BY location ORDER BY 1",
+    "SELECT location, count(*) FROM {t} WHERE flag AND note <> 'n7' GROUP BY location ORDER BY 2 DESC, 1 LIMIT 5",
+    "SELECT location, max(time), min(time) FROM {t} GROUP BY location ORDER BY 1",
+    "SELECT location, flag, count(*) FROM {t} GROUP BY location, flag ORDER BY 1, 2 NULLS FIRST",
+    "SELECT location, max(temperature) FROM {t} WHERE time >= '2024-03-03' GROUP BY location ORDER BY location",
+    "SELECT location, count(*) FILTER (WHERE flag), sum(reading) FILTER (WHERE note IS NULL)
+       FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, sum(price * reading), avg(price)::numeric(20,6) FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, (array_agg(temperature ORDER BY time DESC))[1] FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, min(note), max(note COLLATE \"C\") FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, covar_pop(temperature, humidity), regr_count(reading, temperature) FROM {t} GROUP BY 1 ORDER BY 1",
+    // One location: all its chunks are on one data node.
+    "SELECT count(*), sum(reading), max(temperature) FROM {t} WHERE location = 'loc11'",
+    "SELECT time_bucket('15 minutes', time) b, avg(temperature) FROM {t}
+      WHERE location = 'loc8' AND time < '2024-03-03' GROUP BY b ORDER BY b",
+    "SELECT max(code), min(code), sum(code) FROM {t}
+      WHERE location = 'loc20' AND time BETWEEN '2024-03-02' AND '2024-03-03'",
+    "SELECT time_bucket('1 hour', time, '2024-03-01 00:30'::timestamptz) b, count(*) FROM {t}
+      WHERE location = 'loc2' GROUP BY b ORDER BY b",
+    "SELECT coalesce(note, '-'), count(*) FROM {t} WHERE location = 'loc4' GROUP BY 1 ORDER BY 1",
+    "SELECT json_agg(reading ORDER BY time) FROM {t} WHERE location = 'loc9' AND time < '2024-03-01 01:00'",
+    // Groups that span data nodes: the access node aggregates.
+    "SELECT max(temperature), min(temperature), count(*) FROM {t}",
+    "SELECT time_bucket('1 day', time) d, count(*), avg(temperature), stddev(reading) FROM {t} GROUP BY d ORDER BY d",
+    "SELECT flag, count(*), sum(price) FROM {t} GROUP BY flag ORDER BY flag",
+    "SELECT note, count(*) FROM {t} GROUP BY note ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10",
+    "SELECT time::date, extract(hour FROM time), count(*) FROM {t} GROUP BY 1, 2 ORDER BY 1, 2",
+    "SELECT CASE WHEN temperature > 50 THEN 'hot' WHEN temperature IS NULL THEN 'none' ELSE 'cold' END, count(*)
+       FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT location, count(*) FROM {t} WHERE temperature > 50 OR humidity < 1
+      GROUP BY ROLLUP (location) ORDER BY 1 NULLS FIRST",
+    // What must not ship: volatile and stable functions.
+    "SELECT count(*) FROM {t} WHERE random() < 2",
+    "SELECT location, max(temperature) FROM {t} WHERE random() < 2 GROUP BY location ORDER BY 1",
+    "SELECT location, count(*) FROM {t} WHERE time > now() - interval '100 years' GROUP BY location ORDER BY 1",
+    "SELECT count(*) FROM {t} WHERE time > now() - interval '1 day'",
+    // Joins with local tables, subqueries, CTEs.
+    "SELECT s.region, count(*), max(c.temperature) FROM {t} c JOIN sites s USING (location)
+      GROUP BY s.region ORDER BY 1",
+    "SELECT c.location, s.region FROM {t} c LEFT JOIN sites s ON s.location = c.location
+      WHERE c.time = '2024-03-01 01:00:00+00' ORDER BY 1",
+    "SELECT * FROM sites s WHERE EXISTS (SELECT 1 FROM {t} c WHERE c.location = s.location AND c.reading = 499)
+      ORDER BY 1",
+    "SELECT location FROM sites WHERE location NOT IN (SELECT location FROM {t}) ORDER BY 1",
+    "SELECT count(*) FROM {t} WHERE location IN (SELECT location FROM sites WHERE region = 'r1')",
+    "SELECT (SELECT max(temperature) FROM {t} c WHERE c.location = s.location) m FROM sites s ORDER BY 1 NULLS LAST",
+    "WITH daily AS (SELECT location, time_bucket('1 day', time) d, avg(temperature) a FROM {t} GROUP BY 1, 2)
+     SELECT d, max(a), min(a) FROM daily GROUP BY d ORDER BY d",
+    "WITH x AS MATERIALIZED (SELECT * FROM {t} WHERE reading < 5) SELECT location, count(*) FROM x GROUP BY 1 ORDER BY 1",
+    "SELECT * FROM (SELECT location, max(temperature) m FROM {t} GROUP BY location) s WHERE m > 70 ORDER BY 1",
+    "SELECT a.location, count(*) FROM {t} a JOIN {t} b ON a.time = b.time AND a.location = b.location
+      WHERE a.time < '2024-03-01 02:00' GROUP BY 1 ORDER BY 1",
+    // Window functions, DISTINCT, set operations.
+    "SELECT location, time, temperature,
+            avg(temperature) OVER (PARTITION BY location ORDER BY time ROWS 3 PRECEDING)
+       FROM {t} WHERE time < '2024-03-01 00:30' ORDER BY location, time",
+    "SELECT location, rank() OVER (ORDER BY max(temperature) DESC, location) FROM {t} GROUP BY location ORDER BY 2",
+    "SELECT DISTINCT location FROM {t} ORDER BY 1",
+    "SELECT DISTINCT ON (location) location, time, temperature FROM {t} ORDER BY location, time DESC",
+    "SELECT count(DISTINCT location) FROM {t}",
+    "SELECT location FROM {t} WHERE reading = 1 UNION SELECT location FROM {t} WHERE reading = 2 ORDER BY 1",
+    "SELECT time FROM {t} WHERE location = 'loc1' AND reading = 13
+     UNION ALL SELECT time FROM {t} WHERE location = 'loc2' AND reading = 13 ORDER BY 1",
+    "SELECT location, time FROM {t} WHERE reading = 7 INTERSECT SELECT location, time FROM {t} WHERE flag ORDER BY 1, 2",
+];
+
+fn plan_text(an: &mut Client, query: &str) -> String {
+    an.query(&format!("EXPLAIN (VERBOSE, COSTS OFF) {query}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Plan nodes that aggregate on the access node.
+fn aggregates_on_access_node(plan: &str) -> bool {
+    plan.lines().any(|line| {
+        let node = line.trim_start().trim_start_matches("->  ");
+        [
+            "Aggregate",
+            "HashAggregate",
+            "GroupAggregate",
+            "Finalize",
+            "Partial",
+        ]
+        .iter()
+        .any(|name| node.starts_with(name))
+    })
+}
+
+fn remote_sql(plan: &str) -> Vec<&str> {
+    plan.lines()
+        .filter(|l| l.trim_start().starts_with("Remote SQL"))
+        .collect()
+}
+
+#[test]
+fn distributed_results_match_a_local_table() {
+    let (_cluster, mut an) = setup();
+    assert!(CORPUS.len() >= 60, "{} query shapes", CORPUS.len());
+    for query in CORPUS {
+        assert_same_results(&mut an, query, "conditions", "local_conditions");
+    }
+    // The same with push-down off: the access node aggregates everything itself.
+    an.batch_execute("SET hyperdist.enable_aggregate_pushdown = off")
+        .unwrap();
+    for query in CORPUS.iter().filter(|q| q.contains("GROUP BY")) {
+        assert_same_results(&mut an, query, "conditions", "local_conditions");
+    }
+    an.batch_execute("RESET hyperdist.enable_aggregate_pushdown")
+        .unwrap();
+
+    // Prepared statements, run often enough to get a generic plan, with different parameters.
+    for table in ["conditions", "local_conditions"] {
+        an.batch_execute(&format!(
+            "PREPARE by_location_{table} (text, timestamptz) AS
+               SELECT location, count(*), max(temperature), sum(reading) FROM {table}
+                WHERE location = $1 AND time < $2 GROUP BY location"
+        ))
+        .unwrap();
+    }
+    for i in 0..8 {
+        let location = format!("loc{}", i * 4);
+        let until = format!("2024-03-0{}", 2 + i % 4);
+        assert_same_results(
+            &mut an,
+            &format!("EXECUTE by_location_{{t}}('{location}', '{until}')"),
+            "conditions",
+            "local_conditions",
+        );
+    }
+
+    // A cursor, fetched in pieces.
+    let fetch_all = |an: &mut Client, table: &str| -> Vec<String> {
+        let mut txn = an.transaction().unwrap();
+        txn.batch_execute(&format!(
+            "DECLARE c CURSOR FOR SELECT location, time, reading FROM {table}
+              WHERE time < '2024-03-01 06:00' ORDER BY time"
+        ))
+        .unwrap();
+        let mut seen = Vec::new();
+        loop {
+            let rows = txn.query("FETCH 1000 FROM c", &[]).unwrap();
+            if rows.is_empty() {
+                break;
+            }
+            seen.extend(rows.iter().map(|r| {
+                format!(
+                    "{}|{:?}|{:?}",
+                    r.get::<_, String>(0),
+                    r.get::<_, std::time::SystemTime>(1),
+                    r.get::<_, Option<i32>>(2)
+                )
+            }));
+        }
+        txn.commit().unwrap();
+        seen
+    };
+    let distributed = fetch_all(&mut an, "conditions");
+    assert_eq!(distributed.len(), 5399);
+    assert_eq!(distributed, fetch_all(&mut an, "local_conditions"));
+}
+
+#[test]
+fn explain_shows_what_is_pushed_down() {
+    let (_cluster, mut an) = setup();
+
+    // Full push-down: grouped by the space column, the data nodes return final groups.
+    let plan = plan_text(
+        &mut an,
+        "SELECT location, max(temperature) FROM conditions GROUP BY location",
+    );
+    assert!(!aggregates_on_access_node(&plan), "{plan}");
+    assert!(plan.contains("Aggregation: on the data nodes"), "{plan}");
+    let sql = remote_sql(&plan);
+    assert_eq!(sql.len(), 3, "{plan}");
+    assert!(
+        sql.iter()
+            .all(|s| s.contains("max(temperature)") && s.contains("GROUP BY location")),
+        "{plan}"
+    );
+
+    // random() never ships: the rows come back and the access node filters and aggregates.
+    let plan = plan_text(
+        &mut an,
+        "SELECT location, max(temperature) FROM conditions WHERE random() < 0.5 GROUP BY location",
+    );
+    assert!(aggregates_on_access_node(&plan), "{plan}");
+    assert!(plan.contains("Filter: (random() < "), "{plan}");
+    assert!(
+        remote_sql(&plan)
+            .iter()
+            .all(|s| !s.contains("random") && !s.contains("GROUP BY")),
+        "{plan}"
+    );
+
+    // A time range reads only the chunks that overlap it: one day, three space slices.
+    let chunks_read = |plan: &str| -> usize {
+        plan.lines()
+            .filter_map(|l| l.trim_start().strip_prefix("Data node "))
+            .filter_map(|l| {
+                l.split(": ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum()
+    };
+    let all = chunks_read(&plan_text(&mut an, "SELECT * FROM conditions"));
+    assert!(all >= 15, "{all} chunks in all");
+    let plan = plan_text(
+        &mut an,
+        "SELECT * FROM conditions WHERE time >= '2024-03-03' AND time < '2024-03-04'",
+    );
+    assert_eq!(chunks_read(&plan), 3, "{plan}");
+
+    // One location: its chunks are on one data node, which aggregates even without GROUP BY.
+    let plan = plan_text(
+        &mut an,
+        "SELECT count(*), max(temperature) FROM conditions WHERE location = 'loc11'",
+    );
+    assert!(!aggregates_on_access_node(&plan), "{plan}");
+    assert_eq!(remote_sql(&plan).len(), 1, "{plan}");
+}
+
+/// Whether any data node still runs a query containing `marker`.
+fn still_running(cluster: &Cluster, marker: &str) -> bool {
+    cluster.data_nodes().iter().any(|dn| {
+        let n: i64 = dn
+            .connect_to(DB)
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'",
+                &[&marker],
+            )
+            .unwrap()
+            .get(0);
+        n > 0
+    })
+}
+
+fn wait_until_stopped(cluster: &Cluster, marker: &str) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while still_running(cluster, marker) {
+        assert!(
+            Instant::now() < deadline,
+            "the remote query still runs 2 s after the cancel"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn cancel_and_statement_timeout_stop_remote_queries() {
+    let (cluster, mut an) = setup();
+    // Hours of work on each data node (the expression ships).
+    let long = "SELECT location, count(*) FROM conditions
+                 WHERE length(repeat(note, 3000000)) > 0 GROUP BY location";
+
+    an.batch_execute("SET statement_timeout = '1s'").unwrap();
+    let started = Instant::now();
+    let err = db_error(an.query(long, &[]));
+    assert_eq!(err.code().code(), "57014", "{}", err.message());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    wait_until_stopped(&cluster, "repeat(note");
+    an.batch_execute("RESET statement_timeout").unwrap();
+    // The session goes on working.
+    let n: i64 = an
+        .query_one("SELECT count(*) FROM conditions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 120_000);
+
+    let pid: i32 = an.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let runner = std::thread::spawn(move || {
+        let result = an.query(long, &[]);
+        (result.map(|_| ()), an)
+    });
+    // Wait for the remote queries to run, then cancel the access node's backend.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !still_running(&cluster, "repeat(note") {
+        assert!(Instant::now() < deadline, "the long query never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cancelled = Instant::now();
+    let mut other = cluster.access_node().connect_to(DB);
+    let sent: bool = other
+        .query_one("SELECT pg_cancel_backend($1)", &[&pid])
+        .unwrap()
+        .get(0);
+    assert!(sent);
+    let (result, mut an) = runner.join().unwrap();
+    let err = db_error(result);
+    assert_eq!(err.code().code(), "57014");
+    assert!(
+        cancelled.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        cancelled.elapsed()
+    );
+    wait_until_stopped(&cluster, "repeat(note");
+    let n: i64 = an
+        .query_one(
+            "SELECT count(*) FROM conditions WHERE location = 'loc1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(n > 0);
+}
