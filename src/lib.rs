@@ -39,5 +39,6 @@ pub extern "C-unwind" fn _PG_init() {
     guc::init();
     error::init();
     txn::init();
+    plan::partial::init();
     txn::healer::register();
 }

@@ -185,8 +185,8 @@ struct ScanState {
     /// Rows and time per data node, for EXPLAIN ANALYZE.
     stats: BTreeMap<String, (u64, std::time::Duration)>,
     started: std::time::Instant,
-    /// The data nodes aggregate (EXPLAIN says so).
-    grouped: bool,
+    /// The data nodes aggregate: whole groups, or (partial) states (EXPLAIN says so).
+    grouped: Option<bool>,
 }
 
 /// The remote query of each data node. With `probe`, each chunk is read from its first replica
@@ -283,7 +283,7 @@ fn plan_queries(
         .hint("Retry the query; it is planned again. SET hyperdist.enable_aggregate_pushdown = off avoids this.")
         .raise();
     }
-    if per_node.is_empty() && grouping.group_by.is_empty() {
+    if per_node.is_empty() && grouping.group_by.is_empty() && !grouping.partial {
         // An aggregate without GROUP BY has one row even over no rows: a data node computes it
         // over the hypertable's (empty) parent table.
         if let Some(name) = hypertable.data_nodes.iter().find(|n| available.contains(n)) {
@@ -354,7 +354,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
             queries,
             stats: BTreeMap::new(),
             started: std::time::Instant::now(),
-            grouped: plan.grouping.is_some(),
+            grouped: plan.grouping.as_ref().map(|g| g.partial),
         };
         (*node).fdw_state = PgMemoryContexts::For(query_memory)
             .leak_and_drop_on_delete(state)
@@ -585,11 +585,16 @@ pub unsafe extern "C-unwind" fn explain(
     if state.queries.is_empty() {
         property("Data nodes".into(), "none (no chunk can match)".into());
     }
-    if state.grouped {
-        property(
+    match state.grouped {
+        Some(false) => property(
             "Aggregation".into(),
             "on the data nodes (whole groups)".into(),
-        );
+        ),
+        Some(true) => property(
+            "Aggregation".into(),
+            "partial states from the data nodes".into(),
+        ),
+        None => {}
     }
     for (name, sql) in &state.queries {
         let chunks = sql.matches(" FROM ONLY ").count();

@@ -1,6 +1,8 @@
-//! Full aggregate push-down: when every group of a grouped query lives on one data node, each data
-//! node runs the grouped query over its chunks (GROUP BY, aggregates, HAVING) and returns final
-//! groups; the access node only passes them on.
+//! Aggregate push-down. *Full*: when every group of a grouped query lives on one data node, each
+//! data node runs the grouped query over its chunks (GROUP BY, aggregates, HAVING) and returns
+//! final groups; the access node only passes them on. *Partial* otherwise: each data node returns
+//! per-group aggregate states (see `partial.rs`) and the access node's Finalize aggregation
+//! combines them, for every aggregate with a combine function.
 //!
 //! A group lives on one data node when the query groups by the space column and each space slice's
 //! chunks are read from one node, or when all the chunks the query reads are on one node (the
@@ -30,6 +32,8 @@ pub struct Grouping {
     /// Grouped by the space column: each node must hold whole space slices. Otherwise all chunks
     /// must be read from one node.
     pub by_space: bool,
+    /// The data nodes return aggregate states, not final groups; any placement will do.
+    pub partial: bool,
 }
 
 impl Grouping {
@@ -49,9 +53,10 @@ impl Grouping {
         sql
     }
 
-    /// Whether data nodes reading these chunks (space slice, node) return whole groups.
+    /// Whether data nodes reading these chunks (space slice, node) return what the access node
+    /// expects: whole groups, or (partial) any states.
     pub fn groups_stay_whole(&self, assigned: &[(Range, String)]) -> bool {
-        partition::groups_stay_whole(assigned, self.by_space)
+        self.partial || partition::groups_stay_whole(assigned, self.by_space)
     }
 }
 
@@ -111,7 +116,181 @@ fn planned_assignment(hypertable: &Hypertable, plan: &ScanPlan) -> Option<Vec<(R
         .collect()
 }
 
-/// `GetForeignUpperPaths`: offers the pushed-down grouped scan when it is exact.
+/// Whether the aggregate's states can be combined on the access node: a combine function, states
+/// of type `internal` serializable, no DISTINCT or ORDER BY inside (those need all rows at once).
+unsafe fn combinable(aggref: *mut pg_sys::Aggref) -> bool {
+    unsafe {
+        if !(*aggref).aggdistinct.is_null()
+            || !(*aggref).aggorder.is_null()
+            || (*aggref).aggkind as u8 != b'n'
+        {
+            return false;
+        }
+        crate::catalog::spi_optional(pgrx::Spi::get_one_with_args::<bool>(
+            "SELECT aggcombinefn <> 0
+                    AND (aggtranstype <> 'pg_catalog.internal'::pg_catalog.regtype
+                         OR (aggserialfn <> 0 AND aggdeserialfn <> 0))
+               FROM pg_catalog.pg_aggregate WHERE aggfnoid = $1",
+            &[(*aggref).aggfnoid.into()],
+        ))
+        .unwrap_or(false)
+    }
+}
+
+/// What the planner gave us, read once.
+struct Request {
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    extra: *mut pg_sys::GroupPathExtraData,
+    index: u32,
+    relid: pg_sys::Oid,
+    hypertable: Hypertable,
+    group_exprs: Vec<*mut pg_sys::Node>,
+    /// HAVING as one expression (the planner keeps an implicit-AND list).
+    having: *mut pg_sys::Node,
+    /// The scan below, with every clause shipped; its columns, quoted.
+    scan: ScanPlan,
+    input_columns: Vec<String>,
+}
+
+impl Request {
+    unsafe fn estimated_groups(&self) -> f64 {
+        if self.group_exprs.is_empty() {
+            return 1.0;
+        }
+        unsafe {
+            let list = self
+                .group_exprs
+                .iter()
+                .fold(std::ptr::null_mut(), |list, e| {
+                    pg_sys::lappend(list, (*e).cast())
+                });
+            pg_sys::estimate_num_groups(
+                self.root,
+                list,
+                (*self.input_rel).rows,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        }
+    }
+
+    /// Full push-down: the data nodes return final groups (when each group is on one node).
+    unsafe fn whole_groups(&self) -> Option<ScanPlan> {
+        unsafe {
+            let target = (*self.output_rel).reltarget;
+            let exprs = PgList::<pg_sys::Node>::from_pg((*target).exprs);
+            if !exprs.iter_ptr().all(|e| shippable(e, self.index))
+                || !shippable(self.having, self.index)
+            {
+                return None;
+            }
+            let space_attno = self
+                .hypertable
+                .space
+                .as_ref()
+                .and_then(|s| analyze::attnum_of(self.relid, &s.column));
+            let grouping = Grouping {
+                input_columns: self.input_columns.clone(),
+                select_list: exprs.iter_ptr().map(|e| deparse(e, self.relid)).collect(),
+                group_by: self.group_by(),
+                having: (!self.having.is_null()).then(|| deparse(self.having, self.relid)),
+                by_space: self
+                    .group_exprs
+                    .iter()
+                    .any(|e| is_column(*e, self.index, space_attno)),
+                partial: false,
+            };
+            if !grouping.groups_stay_whole(&planned_assignment(&self.hypertable, &self.scan)?) {
+                return None;
+            }
+            let mut plan = self.scan.clone();
+            plan.grouping = Some(grouping);
+            Some(plan)
+        }
+    }
+
+    fn group_by(&self) -> Vec<String> {
+        self.group_exprs
+            .iter()
+            // SAFETY: planner expressions of this relation.
+            .map(|e| unsafe { deparse(*e, self.relid) })
+            .collect()
+    }
+
+    /// Partial push-down: the data nodes return per-group aggregate states, and the access node
+    /// combines them. The target of the remote scan is the grouping expressions and the partial
+    /// form of every aggregate (as PostgreSQL's own partial aggregation builds it), so a Finalize
+    /// aggregation above matches them.
+    unsafe fn partial_states(&self) -> Option<(ScanPlan, *mut pg_sys::PathTarget)> {
+        unsafe {
+            if !self.group_exprs.iter().all(|e| shippable(*e, self.index)) {
+                return None;
+            }
+            let target = (*self.output_rel).reltarget;
+            let partial_target = pg_sys::create_empty_pathtarget();
+            let mut select_list = self.group_by();
+            let mut others = std::ptr::null_mut();
+            for (i, expr) in PgList::<pg_sys::Node>::from_pg((*target).exprs)
+                .iter_ptr()
+                .enumerate()
+            {
+                if self.group_exprs.contains(&expr) {
+                    let sgref = *(*target).sortgrouprefs.add(i);
+                    pg_sys::add_column_to_pathtarget(partial_target, expr.cast(), sgref);
+                } else {
+                    others = pg_sys::lappend(others, expr.cast());
+                }
+            }
+            if !self.having.is_null() {
+                others = pg_sys::lappend(others, self.having.cast());
+            }
+            let pulled = PgList::<pg_sys::Node>::from_pg(pg_sys::pull_var_clause(
+                others.cast(),
+                (pg_sys::PVC_INCLUDE_AGGREGATES
+                    | pg_sys::PVC_RECURSE_WINDOWFUNCS
+                    | pg_sys::PVC_INCLUDE_PLACEHOLDERS) as i32,
+            ));
+            let mut seen: Vec<*mut pg_sys::Node> = Vec::new();
+            for node in pulled.iter_ptr() {
+                if (*node).type_ != pg_sys::NodeTag::T_Aggref {
+                    // A column outside any aggregate that is not grouped: leave it to PostgreSQL.
+                    return None;
+                }
+                if seen.iter().any(|s| pg_sys::equal((*s).cast(), node.cast())) {
+                    continue;
+                }
+                seen.push(node);
+                let aggref = node.cast::<pg_sys::Aggref>();
+                if !shippable(node, self.index) || !combinable(aggref) {
+                    return None;
+                }
+                select_list.push(format!(
+                    "_hyperdist_internal.partial({})",
+                    deparse(node, self.relid)
+                ));
+                let state = pg_sys::copyObjectImpl(node.cast()).cast::<pg_sys::Aggref>();
+                pg_sys::mark_partial_aggref(state, pg_sys::AggSplit::AGGSPLIT_INITIAL_SERIAL);
+                pg_sys::add_column_to_pathtarget(partial_target, state.cast(), 0);
+            }
+            pg_sys::set_pathtarget_cost_width(self.root, partial_target);
+            let mut plan = self.scan.clone();
+            plan.grouping = Some(Grouping {
+                input_columns: self.input_columns.clone(),
+                select_list,
+                group_by: self.group_by(),
+                having: None,
+                by_space: false,
+                partial: true,
+            });
+            Some((plan, partial_target))
+        }
+    }
+}
+
+/// `GetForeignUpperPaths`: offers the data nodes the aggregation, whole when each group lives on
+/// one data node, else as partial states the access node combines.
 ///
 /// # Safety
 /// Called by the planner with its own structures.
@@ -126,97 +305,160 @@ pub unsafe fn upper_paths(
         return;
     }
     unsafe {
-        if (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL {
+        let Some(request) =
+            crate::ddl::with_qualified_names(|| request(root, input_rel, output_rel, extra.cast()))
+        else {
             return;
+        };
+        let groups = request.estimated_groups();
+        if let Some(plan) = crate::ddl::with_qualified_names(|| request.whole_groups()) {
+            // Cheaper than any plan that pulls the rows: it moves only groups.
+            let path = pg_sys::create_foreign_upper_path(
+                root,
+                output_rel,
+                (*output_rel).reltarget,
+                groups,
+                10.0,
+                10.0 + groups * 0.01,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                super::to_private(&plan),
+            );
+            pg_sys::add_path(output_rel, path.cast());
+            return;
+        }
+        if let Some((plan, partial_target)) =
+            crate::ddl::with_qualified_names(|| request.partial_states())
+        {
+            add_finalized_path(&request, plan, partial_target, groups);
+        }
+    }
+}
+
+unsafe fn request(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    extra: *mut pg_sys::GroupPathExtraData,
+) -> Option<Request> {
+    unsafe {
+        if (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL {
+            return None;
         }
         let parse = (*root).parse;
         if !(*parse).groupingSets.is_null() || (*parse).hasTargetSRFs {
-            return;
+            return None;
         }
         let index = (*input_rel).relid;
         let rte = *(*root).simple_rte_array.add(index as usize);
         let relid = (*rte).relid;
-        let Some(hypertable) = hypertable::by_relid(relid) else {
-            return;
-        };
-        let target = (*output_rel).reltarget;
-        // HAVING comes as an implicit-AND list.
+        let hypertable = hypertable::by_relid(relid)?;
         let having = extra
-            .cast::<pg_sys::GroupPathExtraData>()
             .as_ref()
             .map_or(std::ptr::null_mut(), |e| e.havingQual);
-        let having: *mut pg_sys::Node = if having.is_null() {
-            having
-        } else if (*having).type_ == pg_sys::NodeTag::T_List {
-            pg_sys::make_ands_explicit(having.cast()).cast()
-        } else {
-            having
-        };
-        let exprs = PgList::<pg_sys::Node>::from_pg((*target).exprs);
-        if !exprs.iter_ptr().all(|e| shippable(e, index)) || !shippable(having, index) {
-            return;
+        let having: *mut pg_sys::Node =
+            if !having.is_null() && (*having).type_ == pg_sys::NodeTag::T_List {
+                pg_sys::make_ands_explicit(having.cast()).cast()
+            } else {
+                having
+            };
+        let group_exprs = grouping_expressions(parse, (*output_rel).reltarget)?;
+        let mut runtime_exprs = Vec::new();
+        let scan = analyze::plan(input_rel, relid, &hypertable, &mut runtime_exprs);
+        if !scan.all_shipped || !runtime_exprs.is_empty() {
+            return None;
         }
-        let Some(group_exprs) = grouping_expressions(parse, target) else {
-            return;
-        };
-        let grouping = crate::ddl::with_qualified_names(|| {
-            let mut runtime_exprs = Vec::new();
-            let mut plan = analyze::plan(input_rel, relid, &hypertable, &mut runtime_exprs);
-            let input_columns = plan.columns.as_ref()?.iter().map(|attno| {
+        let input_columns = scan
+            .columns
+            .as_ref()?
+            .iter()
+            .map(|attno| {
                 let name = pg_sys::get_attname(relid, *attno, false);
                 crate::quote::ident(&std::ffi::CStr::from_ptr(name).to_string_lossy())
-            });
-            if !plan.all_shipped || !runtime_exprs.is_empty() {
-                return None;
-            }
-            let space_attno = hypertable
-                .space
-                .as_ref()
-                .and_then(|s| analyze::attnum_of(relid, &s.column));
-            let grouping = Grouping {
-                input_columns: input_columns.collect(),
-                select_list: exprs.iter_ptr().map(|e| deparse(e, relid)).collect(),
-                group_by: group_exprs.iter().map(|e| deparse(*e, relid)).collect(),
-                having: (!having.is_null()).then(|| deparse(having, relid)),
-                by_space: group_exprs
-                    .iter()
-                    .any(|e| is_column(*e, index, space_attno)),
-            };
-            if !grouping.groups_stay_whole(&planned_assignment(&hypertable, &plan)?) {
-                return None;
-            }
-            plan.grouping = Some(grouping);
-            Some(plan)
-        });
-        let Some(plan) = grouping else {
+            })
+            .collect();
+        Some(Request {
+            root,
+            input_rel,
+            output_rel,
+            extra,
+            index,
+            relid,
+            hypertable,
+            group_exprs,
+            having,
+            scan,
+            input_columns,
+        })
+    }
+}
+
+/// A Finalize aggregation (PostgreSQL's, combining deserialized states) over the remote scan of
+/// partial states, as the grouped relation's path.
+unsafe fn add_finalized_path(
+    request: &Request,
+    plan: ScanPlan,
+    partial_target: *mut pg_sys::PathTarget,
+    groups: f64,
+) {
+    unsafe {
+        let root = request.root;
+        let parse = (*root).parse;
+        let group_clause = (*parse).groupClause;
+        let strategy = if group_clause.is_null() {
+            pg_sys::AggStrategy::AGG_PLAIN
+        } else if pg_sys::grouping_is_hashable(group_clause) {
+            pg_sys::AggStrategy::AGG_HASHED
+        } else {
             return;
         };
-        let rows = if group_exprs.is_empty() {
-            1.0
-        } else {
-            let list = group_exprs.iter().fold(std::ptr::null_mut(), |list, e| {
-                pg_sys::lappend(list, (*e).cast())
-            });
-            pg_sys::estimate_num_groups(
-                root,
-                list,
-                (*input_rel).rows,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-        };
-        // Cheaper than any plan that pulls the rows: it moves only groups.
-        let path = pg_sys::create_foreign_upper_path(
+        let input = request.input_rel;
+        let states_rel = pg_sys::fetch_upper_rel(
             root,
-            output_rel,
-            target,
-            rows,
+            pg_sys::UpperRelationKind::UPPERREL_PARTIAL_GROUP_AGG,
+            (*input).relids,
+        );
+        (*states_rel).reltarget = partial_target;
+        (*states_rel).serverid = (*input).serverid;
+        (*states_rel).userid = (*input).userid;
+        (*states_rel).useridiscurrent = (*input).useridiscurrent;
+        (*states_rel).fdwroutine = (*input).fdwroutine;
+        let nodes = request.hypertable.data_nodes.len().max(1) as f64;
+        let state_rows = (groups * nodes).min((*input).rows.max(1.0));
+        (*states_rel).rows = state_rows;
+        let states = pg_sys::create_foreign_upper_path(
+            root,
+            states_rel,
+            partial_target,
+            state_rows,
             10.0,
-            10.0 + rows * 0.01,
+            10.0 + state_rows * 0.01,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             super::to_private(&plan),
         );
-        pg_sys::add_path(output_rel, path.cast());
+        let having = request
+            .extra
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |e| e.havingQual);
+        let mut costs: pg_sys::AggClauseCosts = std::mem::zeroed();
+        if let Some(extra) = request.extra.as_ref()
+            && extra.partial_costs_set
+        {
+            costs = extra.agg_final_costs;
+        }
+        let finalize = pg_sys::create_agg_path(
+            root,
+            request.output_rel,
+            states.cast(),
+            (*request.output_rel).reltarget,
+            strategy,
+            pg_sys::AggSplit::AGGSPLIT_FINAL_DESERIAL,
+            group_clause,
+            having.cast(),
+            &costs,
+            groups,
+        );
+        pg_sys::add_path(request.output_rel, finalize.cast());
     }
 }

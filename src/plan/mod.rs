@@ -16,6 +16,7 @@
 
 pub mod analyze;
 pub mod grouping;
+pub mod partial;
 
 use hyperdist_core::partition::Range;
 use pgrx::pg_sys;

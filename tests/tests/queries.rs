@@ -105,6 +105,14 @@ const CORPUS: &[&str] = &[
        FROM {t} GROUP BY 1 ORDER BY 1",
     "SELECT location, count(*) FROM {t} WHERE temperature > 50 OR humidity < 1
       GROUP BY ROLLUP (location) ORDER BY 1 NULLS FIRST",
+    "SELECT sum(code), avg(price), stddev(price), variance(reading), max(note), min(time),
+            bit_and(reading), bool_or(flag), count(humidity) FROM {t}",
+    "SELECT time_bucket('6 hours', time) b, sum(code), avg(reading), max(note) FROM {t}
+      GROUP BY b HAVING sum(reading) > 1000 ORDER BY b",
+    "SELECT flag, covar_samp(temperature, reading), regr_avgx(reading, temperature), regr_count(reading, temperature)
+       FROM {t} GROUP BY flag ORDER BY flag",
+    "SELECT reading % 7, count(*), max(temperature) * 2 FROM {t}
+      WHERE location IN ('loc1', 'loc9', 'loc30') GROUP BY 1 ORDER BY 1",
     // What must not ship: volatile and stable functions.
     "SELECT count(*) FROM {t} WHERE random() < 2",
     "SELECT location, max(temperature) FROM {t} WHERE random() < 2 GROUP BY location ORDER BY 1",
@@ -254,6 +262,48 @@ fn explain_shows_what_is_pushed_down() {
     assert!(
         sql.iter()
             .all(|s| s.contains("max(temperature)") && s.contains("GROUP BY location")),
+        "{plan}"
+    );
+
+    // Partial push-down: no GROUP BY, rows on every node. Each node sends one row of states, and
+    // the access node only combines them.
+    let plan = plan_text(&mut an, "SELECT max(temperature) FROM conditions");
+    assert!(plan.starts_with("Finalize Aggregate"), "{plan}");
+    assert!(plan.contains("Aggregation: partial states"), "{plan}");
+    let sql = remote_sql(&plan);
+    assert_eq!(sql.len(), 3, "{plan}");
+    assert!(
+        sql.iter()
+            .all(|s| s.contains("_hyperdist_internal.partial(max(temperature))")),
+        "{plan}"
+    );
+    let analyzed: Vec<String> = an
+        .query(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT max(temperature) FROM conditions",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let per_node: Vec<&String> = analyzed
+        .iter()
+        .filter(|l| l.trim_start().starts_with("Data node "))
+        .collect();
+    assert_eq!(per_node.len(), 3, "{analyzed:?}");
+    assert!(
+        per_node.iter().all(|l| l.contains(" 1 rows in ")),
+        "one row of states per node: {analyzed:?}"
+    );
+    // Grouped by time only: states per time bucket from each node, combined here.
+    let plan = plan_text(
+        &mut an,
+        "SELECT time_bucket('1 hour', time), avg(temperature), count(*) FROM conditions GROUP BY 1",
+    );
+    assert!(plan.contains("Finalize HashAggregate"), "{plan}");
+    assert!(
+        remote_sql(&plan).iter().all(|s| s.contains("GROUP BY")
+            && s.contains("_hyperdist_internal.partial(avg(temperature))")),
         "{plan}"
     );
 
