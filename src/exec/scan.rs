@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use crate::catalog::hypertable::{self, Hypertable};
 use crate::error::Report;
+use crate::exec::runtime_values::RuntimeValues;
 use crate::guc;
 use crate::node;
 use crate::plan::{ScanPlan, analyze};
@@ -114,48 +115,24 @@ unsafe fn grouped_plan(
                         pg_sys::makeTargetEntry(expr, (i + 1) as i16, std::ptr::null_mut(), false);
                     pg_sys::lappend(list, entry.cast())
                 });
+        // The path carries [plan, runtime expressions]; the expressions become the fdw_exprs.
+        let private = pgrx::PgList::<pg_sys::Node>::from_pg((*best_path).fdw_private);
+        let plan = private.get_ptr(0).map_or(std::ptr::null_mut(), |json| {
+            pg_sys::lappend(std::ptr::null_mut(), json.cast())
+        });
+        let runtime_exprs = private
+            .get_ptr(1)
+            .map_or(std::ptr::null_mut(), |list| list.cast::<pg_sys::List>());
         pg_sys::make_foreignscan(
             tlist,
             std::ptr::null_mut(),
             0,
-            std::ptr::null_mut(),
-            (*best_path).fdw_private,
+            runtime_exprs,
+            plan,
             scan_tlist,
             std::ptr::null_mut(),
             outer_plan,
         )
-    }
-}
-
-/// Narrows the time bounds by the comparisons whose values are known only now (`now()`,
-/// parameters).
-unsafe fn bound_time_at_start(
-    node: *mut pg_sys::ForeignScanState,
-    scan: *mut pg_sys::ForeignScan,
-    hypertable: &Hypertable,
-    plan: &mut ScanPlan,
-) {
-    if plan.runtime_time_bounds.is_empty() {
-        return;
-    }
-    unsafe {
-        let states = pgrx::PgList::<pg_sys::ExprState>::from_pg(pg_sys::ExecInitExprList(
-            (*scan).fdw_exprs,
-            node.cast(),
-        ));
-        let context = (*node).ss.ps.ps_ExprContext;
-        for (op, index) in std::mem::take(&mut plan.runtime_time_bounds) {
-            let Some(state) = states.get_ptr(index) else {
-                continue;
-            };
-            let mut is_null = false;
-            let value = pg_sys::ExecEvalExpr(state, context, &mut is_null);
-            if is_null {
-                plan.exclude_everything();
-            } else {
-                plan.narrow_time(&op, analyze::internal_time(value, hypertable));
-            }
-        }
     }
 }
 
@@ -169,6 +146,10 @@ struct NodeStream {
 }
 
 struct ScanState {
+    hypertable: Hypertable,
+    /// The plan as planned; each (re)scan evaluates its runtime values into a copy.
+    plan: ScanPlan,
+    runtime: Option<RuntimeValues>,
     columns: Vec<ColumnCodec>,
     /// The remote queries, started together at the first row wanted.
     streams: Vec<NodeStream>,
@@ -314,11 +295,8 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         let query_memory = (*estate).es_query_cxt;
         let relation = (*node).ss.ss_currentRelation;
         let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-        let mut plan = crate::plan::from_private((*scan).fdw_private);
+        let plan = crate::plan::from_private((*scan).fdw_private);
         let hypertable = hypertable::require(pg_sys::Oid::from(plan.relid));
-        if !explain_only {
-            bound_time_at_start(node, scan, &hypertable, &mut plan);
-        }
         // A grouped scan has no relation: its rows are its scan tuple's (the grouped target).
         let mut columns = if relation.is_null() {
             let slot = (*node).ss.ss_ScanTupleSlot;
@@ -329,7 +307,14 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         if let (Some(wanted), None) = (&plan.columns, &plan.grouping) {
             columns.retain(|c| wanted.contains(&(c.index as i16 + 1)));
         }
-        let queries = plan_queries(&hypertable, &columns, &plan, !explain_only);
+        // Queries are made when the first row is wanted: only then do parameters set by an
+        // outer query have values. EXPLAIN without ANALYZE shows them as planned.
+        let runtime = (!explain_only).then(|| RuntimeValues::new(node, scan));
+        let queries = if explain_only {
+            plan_queries(&hypertable, &columns, &plan, false)
+        } else {
+            Vec::new()
+        };
         let (receive_buffer, row_memory) = PgMemoryContexts::For(query_memory).switch_to(|_| {
             (
                 pg_sys::makeStringInfo(),
@@ -343,6 +328,10 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
             )
         });
         let state = ScanState {
+            hypertable,
+            grouped: plan.grouping.as_ref().map(|g| g.partial),
+            plan,
+            runtime,
             columns,
             streams: Vec::new(),
             launched: false,
@@ -354,7 +343,6 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
             queries,
             stats: BTreeMap::new(),
             started: std::time::Instant::now(),
-            grouped: plan.grouping.as_ref().map(|g| g.partial),
         };
         (*node).fdw_state = PgMemoryContexts::For(query_memory)
             .leak_and_drop_on_delete(state)
@@ -367,6 +355,10 @@ impl ScanState {
     fn launch(&mut self) {
         self.launched = true;
         self.started = std::time::Instant::now();
+        if let Some(runtime) = &self.runtime {
+            let plan = runtime.apply(&self.plan, &self.hypertable);
+            self.queries = plan_queries(&self.hypertable, &self.columns, &plan, true);
+        }
         let sessions: Vec<(String, Rc<NodeConnection>)> = self
             .queries
             .iter()
@@ -552,6 +544,7 @@ pub unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::ForeignScanState) {
     if let Some(state) = unsafe { state(node) } {
         state.streams.clear();
         state.current = None;
+        // The queries are made again: parameters from an outer query may have changed.
         state.launched = false;
     }
 }
@@ -576,6 +569,10 @@ pub unsafe extern "C-unwind" fn explain(
         return;
     };
     let (verbose, analyze) = unsafe { ((*es).verbose, (*es).analyze) };
+    if !state.launched && state.queries.is_empty() {
+        // EXPLAIN ANALYZE of a scan that never ran: show it as planned.
+        state.queries = plan_queries(&state.hypertable, &state.columns, &state.plan, false);
+    }
     let property = |label: String, value: String| {
         let label = std::ffi::CString::new(label).unwrap_or_default();
         let value = std::ffi::CString::new(value).unwrap_or_default();

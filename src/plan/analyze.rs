@@ -7,7 +7,7 @@ use pgrx::PgList;
 use pgrx::pg_sys;
 
 use crate::catalog::hypertable::Hypertable;
-use crate::plan::ScanPlan;
+use crate::plan::{RuntimeComparison, ScanPlan};
 
 /// Built-in objects (below FirstNormalObjectId) exist alike on every node.
 fn builtin(oid: pg_sys::Oid) -> bool {
@@ -254,6 +254,22 @@ unsafe fn runtime_value(node: *mut pg_sys::Node) -> bool {
     }
 }
 
+/// The space hash of a value of the space column (of type `type_oid`).
+///
+/// # Safety
+/// `value` must be a valid datum of that type.
+pub unsafe fn space_hash(type_oid: pg_sys::Oid, value: pg_sys::Datum) -> i64 {
+    unsafe {
+        let mut send = pg_sys::InvalidOid;
+        let mut varlena = false;
+        pg_sys::getTypeBinaryOutputInfo(type_oid, &mut send, &mut varlena);
+        let bytes = pg_sys::OidSendFunctionCall(send, value);
+        let len = pgrx::varsize_any_exhdr(bytes.cast());
+        let data = std::slice::from_raw_parts(pgrx::vardata_any(bytes.cast()).cast::<u8>(), len);
+        partition::space_hash(data)
+    }
+}
+
 /// The attribute number of column `name` of relation `relid`.
 pub fn attnum_of(relid: pg_sys::Oid, name: &str) -> Option<i16> {
     let name = std::ffi::CString::new(name).ok()?;
@@ -326,41 +342,47 @@ pub unsafe fn plan(
             if (*info).pseudoconstant {
                 continue;
             }
-            if shippable(clause, index) {
+            let ships = shippable(clause, index);
+            if ships {
                 shipped.push(deparse(clause, relid));
-            } else {
-                plan.all_shipped = false;
             }
-            let Some((attno, op, other)) = comparison(clause, index) else {
-                continue;
-            };
-            let constant = (tag(other) == pg_sys::NodeTag::T_Const)
-                .then(|| other.cast::<pg_sys::Const>())
-                .filter(|c| !(**c).constisnull);
-            if Some(attno) == time_attno {
+            let mut ships_at_start = false;
+            if let Some((attno, op, other)) = comparison(clause, index) {
+                let constant = (tag(other) == pg_sys::NodeTag::T_Const)
+                    .then(|| other.cast::<pg_sys::Const>())
+                    .filter(|c| !(**c).constisnull);
                 match constant {
-                    Some(constant) => {
-                        let value = internal_time((*constant).constvalue, hypertable);
-                        plan.narrow_time(&op, value);
+                    Some(constant) if Some(attno) == time_attno => {
+                        plan.narrow_time(&op, internal_time((*constant).constvalue, hypertable));
                     }
-                    None if runtime_value(other) => {
-                        plan.runtime_time_bounds.push((op, runtime_exprs.len()));
+                    Some(constant) if Some(attno) == space_attno && op == "=" => {
+                        plan.space_hash =
+                            Some(space_hash((*constant).consttype, (*constant).constvalue));
+                    }
+                    None if !ships && runtime_value(other) => {
+                        // `now()`, a parameter: evaluated when the scan starts, then shipped
+                        // (and used for exclusion) as a constant.
+                        let column = pg_sys::get_attname(relid, attno, false);
+                        plan.runtime_comparisons.push(RuntimeComparison {
+                            column: crate::quote::ident(&CStr::from_ptr(column).to_string_lossy()),
+                            op,
+                            type_name: CStr::from_ptr(pg_sys::format_type_be(pg_sys::exprType(
+                                other,
+                            )))
+                            .to_string_lossy()
+                            .into_owned(),
+                            expr: runtime_exprs.len(),
+                            time: Some(attno) == time_attno,
+                            space: Some(attno) == space_attno,
+                        });
                         runtime_exprs.push(other);
+                        ships_at_start = true;
                     }
-                    None => {}
+                    _ => {}
                 }
-            } else if let Some(constant) = constant
-                && Some(attno) == space_attno
-                && op == "="
-            {
-                let mut send = pg_sys::InvalidOid;
-                let mut varlena = false;
-                pg_sys::getTypeBinaryOutputInfo((*constant).consttype, &mut send, &mut varlena);
-                let bytes = pg_sys::OidSendFunctionCall(send, (*constant).constvalue);
-                let len = pgrx::varsize_any_exhdr(bytes.cast());
-                let data =
-                    std::slice::from_raw_parts(pgrx::vardata_any(bytes.cast()).cast::<u8>(), len);
-                plan.space_hash = Some(partition::space_hash(data));
+            }
+            if !ships && !ships_at_start {
+                plan.all_shipped = false;
             }
         }
         if !shipped.is_empty() {

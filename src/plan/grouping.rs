@@ -149,12 +149,27 @@ struct Request {
     group_exprs: Vec<*mut pg_sys::Node>,
     /// HAVING as one expression (the planner keeps an implicit-AND list).
     having: *mut pg_sys::Node,
-    /// The scan below, with every clause shipped; its columns, quoted.
+    /// The scan below, with every clause shipped (some once evaluated at execution); its
+    /// columns, quoted.
     scan: ScanPlan,
+    runtime_exprs: Vec<*mut pg_sys::Node>,
     input_columns: Vec<String>,
 }
 
 impl Request {
+    /// A path's `fdw_private`: the plan, and the expressions its runtime comparisons evaluate.
+    unsafe fn private(&self, plan: &ScanPlan) -> *mut pg_sys::List {
+        unsafe {
+            let exprs = self
+                .runtime_exprs
+                .iter()
+                .fold(std::ptr::null_mut(), |list, e| {
+                    pg_sys::lappend(list, (*e).cast())
+                });
+            pg_sys::lappend(super::to_private(plan), exprs.cast())
+        }
+    }
+
     unsafe fn estimated_groups(&self) -> f64 {
         if self.group_exprs.is_empty() {
             return 1.0;
@@ -322,7 +337,7 @@ pub unsafe fn upper_paths(
                 10.0 + groups * 0.01,
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                super::to_private(&plan),
+                request.private(&plan),
             );
             pg_sys::add_path(output_rel, path.cast());
             return;
@@ -365,7 +380,7 @@ unsafe fn request(
         let group_exprs = grouping_expressions(parse, (*output_rel).reltarget)?;
         let mut runtime_exprs = Vec::new();
         let scan = analyze::plan(input_rel, relid, &hypertable, &mut runtime_exprs);
-        if !scan.all_shipped || !runtime_exprs.is_empty() {
+        if !scan.all_shipped {
             return None;
         }
         let input_columns = scan
@@ -388,6 +403,7 @@ unsafe fn request(
             group_exprs,
             having,
             scan,
+            runtime_exprs,
             input_columns,
         })
     }
@@ -435,7 +451,7 @@ unsafe fn add_finalized_path(
             10.0 + state_rows * 0.01,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
-            super::to_private(&plan),
+            request.private(&plan),
         );
         let having = request
             .extra

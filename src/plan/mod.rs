@@ -8,9 +8,10 @@
 //!   functions are deparsed (with PostgreSQL's own deparser, names schema-qualified) and sent in the
 //!   remote WHERE; they are still checked on the access node too, so a shipped clause can never
 //!   change a result;
-//! - *chunk exclusion*: comparisons of the time column with constants bound the time range (and
-//!   with `now()`-like expressions or parameters, evaluated when the scan starts), and
-//!   `space column = constant` picks one hash; chunks outside are not read at all;
+//! - *chunk exclusion*: comparisons of the time column with constants bound the time range, and
+//!   `space column = constant` picks one hash; chunks outside are not read at all. Comparisons
+//!   with `now()`-like expressions or parameters are evaluated when the scan starts (and again at
+//!   each rescan), then ship as constants and exclude chunks alike;
 //! - *aggregate push-down* (`grouping`): when every group lives on one data node, the data nodes
 //!   run the whole grouped query and return final groups.
 
@@ -42,9 +43,22 @@ pub struct ScanPlan {
     pub time_upper: Option<i64>,
     /// The space hash every row has, when the query fixes the space column.
     pub space_hash: Option<i64>,
-    /// Time comparisons whose other side is evaluated at execution (`now()`, parameters): the
-    /// operator and the position of the expression in the plan's `fdw_exprs`.
-    pub runtime_time_bounds: Vec<(String, usize)>,
+    /// Comparisons whose other side is known only at execution (`now()`, parameters).
+    pub runtime_comparisons: Vec<RuntimeComparison>,
+}
+
+/// `column op expression`, the expression evaluated when the scan starts: then the comparison
+/// ships as `column op 'value'::type`, and bounds the time or fixes the space hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RuntimeComparison {
+    /// Quoted.
+    pub column: String,
+    pub op: String,
+    pub type_name: String,
+    /// The expression's position in the plan's `fdw_exprs`.
+    pub expr: usize,
+    pub time: bool,
+    pub space: bool,
 }
 
 impl ScanPlan {
@@ -64,6 +78,14 @@ impl ScanPlan {
             }
             _ => {}
         }
+    }
+
+    /// Adds a clause to the remote WHERE.
+    pub fn ship(&mut self, clause: String) {
+        self.shipped_filter = Some(match self.shipped_filter.take() {
+            Some(filter) => format!("{filter} AND {clause}"),
+            None => clause,
+        });
     }
 
     /// No row can match: a comparison with NULL.

@@ -128,6 +128,13 @@ const CORPUS: &[&str] = &[
     "SELECT location FROM sites WHERE location NOT IN (SELECT location FROM {t}) ORDER BY 1",
     "SELECT count(*) FROM {t} WHERE location IN (SELECT location FROM sites WHERE region = 'r1')",
     "SELECT (SELECT max(temperature) FROM {t} c WHERE c.location = s.location) m FROM sites s ORDER BY 1 NULLS LAST",
+    // Parameters from the outer query change at each rescan (time and space exclusion follow).
+    "SELECT s.location, (SELECT count(*) FROM {t} c WHERE c.location = s.location
+                           AND c.time < '2024-03-01'::timestamptz + (length(s.location) || ' hours')::interval)
+       FROM sites s ORDER BY 1",
+    "SELECT s.location, l.time, l.reading FROM sites s
+       CROSS JOIN LATERAL (SELECT time, reading FROM {t} c WHERE c.location = s.location
+                            ORDER BY time DESC LIMIT 1) l ORDER BY 1",
     "WITH daily AS (SELECT location, time_bucket('1 day', time) d, avg(temperature) a FROM {t} GROUP BY 1, 2)
      SELECT d, max(a), min(a) FROM daily GROUP BY d ORDER BY d",
     "WITH x AS MATERIALIZED (SELECT * FROM {t} WHERE reading < 5) SELECT location, count(*) FROM x GROUP BY 1 ORDER BY 1",
