@@ -13,7 +13,7 @@ use pgrx::{PgBox, PgSqlErrorCode};
 
 use crate::catalog::hypertable;
 use crate::error::{self, Report};
-use crate::exec::scan;
+use crate::exec::{modify, scan};
 use crate::ingest::{self, InsertState};
 
 /// The `fdw_handler` pseudo-type: a palloc'd `FdwRoutine` node handed to PostgreSQL.
@@ -47,6 +47,16 @@ mod _hyperdist_internal {
         routine.EndForeignScan = Some(scan::end);
         routine.ExplainForeignScan = Some(scan::explain);
         routine.ExecForeignTruncate = Some(crate::ddl::drop::truncate);
+        // Only direct modification is supported; PostgreSQL requires these to call UPDATE
+        // and DELETE possible at all, and they are reached only if planning let a row-by-row
+        // statement through, which it does not.
+        routine.ExecForeignUpdate = Some(exec_row_modify);
+        routine.ExecForeignDelete = Some(exec_row_modify);
+        routine.PlanDirectModify = Some(plan_direct_modify);
+        routine.BeginDirectModify = Some(modify::begin);
+        routine.IterateDirectModify = Some(modify::iterate);
+        routine.EndDirectModify = Some(modify::end);
+        routine.ExplainDirectModify = Some(modify::explain);
         routine.PlanForeignModify = Some(plan_modify);
         routine.BeginForeignModify = Some(begin_modify);
         routine.ExecForeignInsert = Some(exec_insert);
@@ -98,6 +108,26 @@ unsafe extern "C-unwind" fn upper_paths(
 }
 
 #[pg_guard]
+unsafe extern "C-unwind" fn exec_row_modify(
+    _estate: *mut pg_sys::EState,
+    _rinfo: *mut pg_sys::ResultRelInfo,
+    _slot: *mut pg_sys::TupleTableSlot,
+    _plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    crate::plan::modify::refuse(pg_sys::CmdType::CMD_UPDATE)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn plan_direct_modify(
+    root: *mut pg_sys::PlannerInfo,
+    plan: *mut pg_sys::ModifyTable,
+    result_relation: pg_sys::Index,
+    _subplan_index: i32,
+) -> bool {
+    unsafe { crate::plan::modify::plan(root, plan, result_relation) }
+}
+
+#[pg_guard]
 unsafe extern "C-unwind" fn plan_modify(
     _root: *mut pg_sys::PlannerInfo,
     plan: *mut pg_sys::ModifyTable,
@@ -106,12 +136,7 @@ unsafe extern "C-unwind" fn plan_modify(
 ) -> *mut pg_sys::List {
     let (operation, on_conflict) = unsafe { ((*plan).operation, (*plan).onConflictAction) };
     if operation != pg_sys::CmdType::CMD_INSERT {
-        Report::new(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "UPDATE and DELETE on distributed hypertables are not supported yet",
-        )
-        .hint("Insert corrected rows, or run the statement on the data nodes' chunk tables.")
-        .raise();
+        crate::plan::modify::refuse(operation);
     }
     if on_conflict != pg_sys::OnConflictAction::ONCONFLICT_NONE {
         Report::new(

@@ -1,4 +1,5 @@
-//! Executing scans of distributed hypertables.
+//! Executing scans of distributed hypertables, and the UPDATE and DELETE the data nodes run.
 
+pub mod modify;
 pub mod runtime_values;
 pub mod scan;

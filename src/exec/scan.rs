@@ -558,6 +558,14 @@ pub unsafe extern "C-unwind" fn end(node: *mut pg_sys::ForeignScanState) {
     }
 }
 
+/// Adds `label: value` to the EXPLAIN output being built.
+pub fn explain_property(es: *mut pg_sys::ExplainState, label: &str, value: &str) {
+    let label = std::ffi::CString::new(label).unwrap_or_default();
+    let value = std::ffi::CString::new(value).unwrap_or_default();
+    // SAFETY: `es` is the ExplainState of the EXPLAIN running now.
+    unsafe { pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es) };
+}
+
 /// EXPLAIN: per data node, how many chunks it reads; with VERBOSE the exact remote SQL; with
 /// ANALYZE the rows it returned and the time its query took.
 #[pg_guard]
@@ -573,12 +581,7 @@ pub unsafe extern "C-unwind" fn explain(
         // EXPLAIN ANALYZE of a scan that never ran: show it as planned.
         state.queries = plan_queries(&state.hypertable, &state.columns, &state.plan, false);
     }
-    let property = |label: String, value: String| {
-        let label = std::ffi::CString::new(label).unwrap_or_default();
-        let value = std::ffi::CString::new(value).unwrap_or_default();
-        // SAFETY: adds a property to the EXPLAIN output being built.
-        unsafe { pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es) };
-    };
+    let property = |label: String, value: String| explain_property(es, &label, &value);
     if state.queries.is_empty() {
         property("Data nodes".into(), "none (no chunk can match)".into());
     }

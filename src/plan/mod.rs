@@ -17,6 +17,7 @@
 
 pub mod analyze;
 pub mod grouping;
+pub mod modify;
 pub mod partial;
 
 use hyperdist_core::partition::Range;
@@ -45,6 +46,14 @@ pub struct ScanPlan {
     pub space_hash: Option<i64>,
     /// Comparisons whose other side is known only at execution (`now()`, parameters).
     pub runtime_comparisons: Vec<RuntimeComparison>,
+    /// Set when the scan is an UPDATE or DELETE that the data nodes run.
+    pub modify: Option<Modify>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Modify {
+    /// The `column = expression` items of an UPDATE; empty for a DELETE.
+    pub set: Vec<String>,
 }
 
 /// `column op expression`, the expression evaluated when the scan starts: then the comparison

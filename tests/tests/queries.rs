@@ -359,6 +359,98 @@ fn explain_shows_what_is_pushed_down() {
     assert_eq!(remote_sql(&plan).len(), 1, "{plan}");
 }
 
+#[test]
+fn update_and_delete_run_on_the_data_nodes() {
+    let (_cluster, mut an) = setup();
+    let same_count = |an: &mut Client, statement: &str| {
+        let on = |an: &mut Client, table: &str| {
+            an.execute(&statement.replace("{t}", table), &[])
+                .unwrap_or_else(|e| panic!("{statement} on {table}: {e}"))
+        };
+        let changed = on(an, "conditions");
+        assert_eq!(changed, on(an, "local_conditions"), "{statement}");
+        assert!(changed > 0, "{statement} changed nothing");
+    };
+    same_count(
+        &mut an,
+        "UPDATE {t} SET temperature = temperature * 2, note = upper(note)
+          WHERE location = 'loc3' AND time < '2024-03-02'",
+    );
+    same_count(
+        &mut an,
+        "UPDATE {t} SET reading = reading + 1 WHERE humidity > 20",
+    );
+    same_count(
+        &mut an,
+        "UPDATE {t} SET price = NULL WHERE note IS NULL AND time >= '2024-03-04'",
+    );
+    same_count(
+        &mut an,
+        "DELETE FROM {t} WHERE time >= '2024-03-05' AND reading % 3 = 0",
+    );
+    same_count(
+        &mut an,
+        "DELETE FROM {t} WHERE time < now() - interval '600 days' AND flag AND reading < 100",
+    );
+    // A prepared DELETE, often enough for a generic plan.
+    for table in ["conditions", "local_conditions"] {
+        an.batch_execute(&format!(
+            "PREPARE forget_{table} (text, int) AS DELETE FROM {table} WHERE location = $1 AND reading < $2"
+        ))
+        .unwrap();
+    }
+    for i in 0..7 {
+        same_count(
+            &mut an,
+            &format!("EXECUTE forget_{{t}}('loc{}', {})", i * 5, 50 + i * 10),
+        );
+    }
+    // Rolled back everywhere.
+    an.batch_execute("BEGIN; DELETE FROM conditions; ROLLBACK;")
+        .unwrap();
+    for query in [
+        "SELECT count(*), sum(reading), sum(price), count(note) FROM {t}",
+        "SELECT location, count(*), sum(temperature), max(note), sum(reading) FROM {t} GROUP BY 1 ORDER BY 1",
+        "SELECT * FROM {t} WHERE location = 'loc3' ORDER BY time",
+    ] {
+        assert_same_results(&mut an, query, "conditions", "local_conditions");
+    }
+
+    // What the data nodes cannot do is refused, naming the reason, and changes nothing.
+    for (statement, message) in [
+        (
+            "UPDATE conditions SET location = 'elsewhere' WHERE reading = 1",
+            "cannot update partitioning column \"location\" of distributed hypertable \"conditions\"",
+        ),
+        (
+            "UPDATE conditions SET time = time + interval '1 day'",
+            "cannot update partitioning column \"time\" of distributed hypertable \"conditions\"",
+        ),
+        (
+            "UPDATE conditions SET reading = 0 WHERE random() < 0.5",
+            "UPDATE on a distributed hypertable must be one the data nodes can run",
+        ),
+        (
+            "DELETE FROM conditions WHERE reading = 1 RETURNING *",
+            "DELETE on a distributed hypertable must be one the data nodes can run",
+        ),
+        (
+            "DELETE FROM conditions c USING sites s WHERE s.location = c.location",
+            "DELETE on a distributed hypertable must be one the data nodes can run",
+        ),
+    ] {
+        let err = db_error(an.execute(statement, &[]));
+        assert_eq!(err.code().code(), "0A000", "{statement}");
+        assert_eq!(err.message(), message);
+    }
+    assert_same_results(
+        &mut an,
+        "SELECT count(*), sum(reading) FROM {t}",
+        "conditions",
+        "local_conditions",
+    );
+}
+
 /// Whether any data node still runs a query containing `marker`.
 fn still_running(cluster: &Cluster, marker: &str) -> bool {
     cluster.data_nodes().iter().any(|dn| {

@@ -310,6 +310,19 @@ fn move_chunk_moves_a_replica_and_bad_requests_are_refused() {
     an.batch_execute("ROLLBACK").unwrap();
     assert_eq!(rows_in(&from), None);
     assert_eq!(rows_in(&to), Some(before.clone()));
+
+    // UPDATE and DELETE change every replica alike, and count each row once.
+    for statement in [
+        "UPDATE {t} SET n = n + 1, cpu = cpu * 2 WHERE host IN ('h1', 'h2', 'h3')",
+        "DELETE FROM {t} WHERE n % 7 = 0",
+    ] {
+        let changed = an.execute(&statement.replace("{t}", "dist"), &[]).unwrap();
+        let expected = an.execute(&statement.replace("{t}", "local"), &[]).unwrap();
+        assert_eq!(changed, expected, "{statement}");
+        assert!(changed > 0);
+    }
+    replicas_hold_the_same_rows(&cluster, &mut an);
+    corpus_matches(&mut an);
 }
 
 #[test]
