@@ -15,6 +15,7 @@ use crate::catalog::hypertable;
 use crate::error::{self, Report};
 use crate::exec::{modify, scan};
 use crate::ingest::{self, InsertState};
+use crate::plan::paths;
 
 /// The `fdw_handler` pseudo-type: a palloc'd `FdwRoutine` node handed to PostgreSQL.
 pub struct FdwHandler(PgBox<pg_sys::FdwRoutine, pgrx::AllocatedByRust>);
@@ -38,8 +39,8 @@ mod _hyperdist_internal {
         let mut routine =
             unsafe { PgBox::<pg_sys::FdwRoutine>::alloc_node(pg_sys::NodeTag::T_FdwRoutine) };
         routine.GetForeignRelSize = Some(get_rel_size);
-        routine.GetForeignPaths = Some(scan::get_paths);
-        routine.GetForeignPlan = Some(scan::get_plan);
+        routine.GetForeignPaths = Some(paths::get_paths);
+        routine.GetForeignPlan = Some(paths::get_plan);
         routine.GetForeignUpperPaths = Some(upper_paths);
         routine.BeginForeignScan = Some(scan::begin);
         routine.IterateForeignScan = Some(scan::iterate);
@@ -93,7 +94,7 @@ unsafe extern "C-unwind" fn get_rel_size(
     relid: pg_sys::Oid,
 ) {
     hypertable::require(relid);
-    unsafe { scan::get_rel_size(root, baserel, relid) }
+    unsafe { paths::get_rel_size(root, baserel, relid) }
 }
 
 #[pg_guard]
@@ -104,7 +105,18 @@ unsafe extern "C-unwind" fn upper_paths(
     output_rel: *mut pg_sys::RelOptInfo,
     extra: *mut std::ffi::c_void,
 ) {
-    unsafe { crate::plan::grouping::upper_paths(root, stage, input_rel, output_rel, extra) }
+    if !crate::guc::enable_aggregate_pushdown() {
+        return;
+    }
+    match stage {
+        pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG => unsafe {
+            crate::plan::grouping::upper_paths(root, input_rel, output_rel, extra)
+        },
+        pg_sys::UpperRelationKind::UPPERREL_DISTINCT => unsafe {
+            crate::plan::distinct::distinct_paths(root, input_rel, output_rel)
+        },
+        _ => {}
+    }
 }
 
 #[pg_guard]

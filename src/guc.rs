@@ -64,7 +64,7 @@ pub fn init() {
     );
     GucRegistry::define_bool_guc(
         c"hyperdist.enable_aggregate_pushdown",
-        c"Lets data nodes aggregate when each group lives on one data node.",
+        c"Lets data nodes aggregate (whole groups, or states the access node combines) and remove duplicates.",
         c"Off: the access node pulls the (filtered) rows and aggregates them itself.",
         &ENABLE_AGGREGATE_PUSHDOWN,
         GucContext::Userset,

@@ -57,6 +57,10 @@ impl Hypertable {
 
 /// The hypertable whose access-node relation is `relid`, if it is one.
 pub fn by_relid(relid: pg_sys::Oid) -> Option<Hypertable> {
+    super::cache::hypertable_by_relid(relid, || load_by_relid(relid)).map(|h| (*h).clone())
+}
+
+fn load_by_relid(relid: pg_sys::Oid) -> Option<Hypertable> {
     let id = spi_optional(Spi::get_one_with_args::<i32>(
         "SELECT h.id FROM _hyperdist_catalog.hypertable h
            JOIN pg_catalog.pg_class c ON c.relname = h.table_name
@@ -93,6 +97,10 @@ pub fn require(relid: pg_sys::Oid) -> Hypertable {
 }
 
 pub fn by_id(id: i32) -> Option<Hypertable> {
+    super::cache::hypertable_by_id(id, || load_by_id(id)).map(|h| (*h).clone())
+}
+
+fn load_by_id(id: i32) -> Option<Hypertable> {
     let row = Spi::connect(|client| {
         let mut rows = client.select(
             "SELECT schema_name::text, table_name::text, associated_schema_name::text,

@@ -1,5 +1,6 @@
 //! Typed access to `_hyperdist_catalog`, the access node's metadata (and a data node's identity).
 
+pub mod cache;
 pub mod hypertable;
 pub mod metadata;
 pub mod placement;

@@ -59,7 +59,11 @@ fn chunks(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<Chunk> {
 }
 
 /// Every chunk of the hypertable, in time order.
-pub fn all(hypertable: &Hypertable) -> Vec<Chunk> {
+pub fn all(hypertable: &Hypertable) -> std::rc::Rc<Vec<Chunk>> {
+    crate::catalog::cache::chunks(hypertable.id, || load_all(hypertable))
+}
+
+fn load_all(hypertable: &Hypertable) -> Vec<Chunk> {
     chunks(
         &format!(
             "SELECT {CHUNK_COLUMNS} FROM _hyperdist_catalog.chunk c

@@ -53,7 +53,7 @@ impl RuntimeValues {
             }
             if comparison.space && comparison.op == "=" {
                 // SAFETY: `value` is a datum of `type_oid`.
-                plan.space_hash = Some(unsafe { analyze::space_hash(type_oid, value) });
+                plan.narrow_space(vec![unsafe { analyze::space_hash(type_oid, value) }]);
             }
             let literal = crate::ddl::with_qualified_names(|| literal(type_oid, value));
             plan.ship(format!(

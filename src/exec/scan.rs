@@ -3,7 +3,6 @@
 //! the grouped query around it when the data nodes aggregate), all data nodes queried at once and
 //! their rows taken as they arrive, decoded with the types' `recv` functions.
 
-use futures_util::Stream;
 use futures_util::future::join_all;
 use hyperdist_core::copy_binary::{CopyReader, FieldSpans};
 use pgrx::prelude::*;
@@ -16,133 +15,72 @@ use crate::error::Report;
 use crate::exec::runtime_values::RuntimeValues;
 use crate::guc;
 use crate::node;
-use crate::plan::{ScanPlan, analyze};
+use crate::plan::ScanPlan;
 use crate::quote;
 use crate::remote::codec::{self, ColumnCodec, DatabaseEncoding};
+use crate::remote::stream::SharedStream;
 use crate::remote::{NodeConnection, RemoteError, runtime};
 use crate::txn;
-
-/// Rows the planner assumes a hypertable has until statistics say otherwise.
-const DEFAULT_ROWS: f64 = 1000.0;
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn get_rel_size(
-    _root: *mut pg_sys::PlannerInfo,
-    baserel: *mut pg_sys::RelOptInfo,
-    _relid: pg_sys::Oid,
-) {
-    unsafe { (*baserel).rows = DEFAULT_ROWS };
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn get_paths(
-    root: *mut pg_sys::PlannerInfo,
-    baserel: *mut pg_sys::RelOptInfo,
-    _relid: pg_sys::Oid,
-) {
-    unsafe {
-        let rows = (*baserel).rows;
-        let path = pg_sys::create_foreignscan_path(
-            root,
-            baserel,
-            std::ptr::null_mut(),
-            rows,
-            100.0,
-            100.0 + rows,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        );
-        pg_sys::add_path(baserel, path.cast());
-    }
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn get_plan(
-    _root: *mut pg_sys::PlannerInfo,
-    rel: *mut pg_sys::RelOptInfo,
-    relid: pg_sys::Oid,
-    best_path: *mut pg_sys::ForeignPath,
-    tlist: *mut pg_sys::List,
-    scan_clauses: *mut pg_sys::List,
-    outer_plan: *mut pg_sys::Plan,
-) -> *mut pg_sys::ForeignScan {
-    unsafe {
-        if (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
-            return grouped_plan(best_path, tlist, outer_plan);
-        }
-        let hypertable = hypertable::require(relid);
-        let mut runtime_exprs = Vec::new();
-        let plan = crate::ddl::with_qualified_names(|| {
-            analyze::plan(rel, relid, &hypertable, &mut runtime_exprs)
-        });
-        let fdw_exprs = runtime_exprs
-            .into_iter()
-            .fold(std::ptr::null_mut(), |list, expr| {
-                pg_sys::lappend(list, expr.cast())
-            });
-        // Every clause is also checked here: a shipped one only saves work, never changes results.
-        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
-        pg_sys::make_foreignscan(
-            tlist,
-            local_quals,
-            (*rel).relid,
-            fdw_exprs,
-            crate::plan::to_private(&plan),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            outer_plan,
-        )
-    }
-}
-
-/// The scan of a pushed-down grouped query: no relation of its own; its rows are the grouped
-/// relation's target (`fdw_scan_tlist`), which the data nodes compute.
-unsafe fn grouped_plan(
-    best_path: *mut pg_sys::ForeignPath,
-    tlist: *mut pg_sys::List,
-    outer_plan: *mut pg_sys::Plan,
-) -> *mut pg_sys::ForeignScan {
-    unsafe {
-        let exprs = pgrx::PgList::<pg_sys::Expr>::from_pg((*(*best_path).path.pathtarget).exprs);
-        let scan_tlist =
-            exprs
-                .iter_ptr()
-                .enumerate()
-                .fold(std::ptr::null_mut(), |list, (i, expr)| {
-                    let entry =
-                        pg_sys::makeTargetEntry(expr, (i + 1) as i16, std::ptr::null_mut(), false);
-                    pg_sys::lappend(list, entry.cast())
-                });
-        // The path carries [plan, runtime expressions]; the expressions become the fdw_exprs.
-        let private = pgrx::PgList::<pg_sys::Node>::from_pg((*best_path).fdw_private);
-        let plan = private.get_ptr(0).map_or(std::ptr::null_mut(), |json| {
-            pg_sys::lappend(std::ptr::null_mut(), json.cast())
-        });
-        let runtime_exprs = private
-            .get_ptr(1)
-            .map_or(std::ptr::null_mut(), |list| list.cast::<pg_sys::List>());
-        pg_sys::make_foreignscan(
-            tlist,
-            std::ptr::null_mut(),
-            0,
-            runtime_exprs,
-            plan,
-            scan_tlist,
-            std::ptr::null_mut(),
-            outer_plan,
-        )
-    }
-}
 
 /// One data node's remote query while it streams.
 struct NodeStream {
     name: String,
     session: Rc<NodeConnection>,
-    stream: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+    stream: SharedStream,
     reader: CopyReader,
     done: bool,
+    /// When merging sorted streams: the node's next row (its fields in the reader's buffer),
+    /// and its sort keys decoded in `key_memory`.
+    head: Option<FieldSpans>,
+    keys: Vec<(pg_sys::Datum, bool)>,
+    key_memory: pg_sys::MemoryContext,
+}
+
+/// A sort key of merged streams: the fetched column it reads and how it compares.
+struct MergeKey {
+    column: usize,
+    support: Box<pg_sys::SortSupportData>,
+}
+
+impl MergeKey {
+    /// As PostgreSQL's ApplySortComparator.
+    fn compare(&self, a: (pg_sys::Datum, bool), b: (pg_sys::Datum, bool)) -> i32 {
+        let support = &*self.support;
+        match (a.1, b.1) {
+            (true, true) => 0,
+            (true, false) => {
+                if support.ssup_nulls_first {
+                    -1
+                } else {
+                    1
+                }
+            }
+            (false, true) => {
+                if support.ssup_nulls_first {
+                    1
+                } else {
+                    -1
+                }
+            }
+            (false, false) => {
+                let comparator = support.comparator.expect("sort support has a comparator");
+                let support_ptr = (support as *const pg_sys::SortSupportData).cast_mut();
+                // SAFETY: the comparator PostgreSQL prepared for these values' type; an ERROR
+                // it raises is caught by the boundary and re-raised as a Rust panic.
+                #[allow(ffi_unwind_calls)]
+                let order = unsafe {
+                    pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| {
+                        comparator(a.0, b.0, support_ptr)
+                    })
+                };
+                if support.ssup_reverse {
+                    order.saturating_neg()
+                } else {
+                    order
+                }
+            }
+        }
+    }
 }
 
 struct ScanState {
@@ -161,6 +99,7 @@ struct ScanState {
     spans: FieldSpans,
     receive_buffer: pg_sys::StringInfo,
     row_memory: pg_sys::MemoryContext,
+    query_memory: pg_sys::MemoryContext,
     /// Every remote query, for a rescan and EXPLAIN.
     queries: Vec<(String, String)>,
     /// Rows and time per data node, for EXPLAIN ANALYZE.
@@ -168,6 +107,8 @@ struct ScanState {
     started: std::time::Instant,
     /// The data nodes aggregate: whole groups, or (partial) states (EXPLAIN says so).
     grouped: Option<bool>,
+    /// The data nodes sort; their streams are merged by these keys.
+    merge: Vec<MergeKey>,
 }
 
 /// The remote query of each data node. With `probe`, each chunk is read from its first replica
@@ -250,9 +191,25 @@ fn plan_queries(
         ));
     }
     let Some(grouping) = &plan.grouping else {
+        let order_by: Vec<String> = plan.order.iter().map(|key| key.sql()).collect();
+        let mut tail = String::new();
+        if !order_by.is_empty() {
+            tail.push_str(&format!(" ORDER BY {}", order_by.join(", ")));
+        }
+        if let Some(limit) = plan.limit {
+            tail.push_str(&format!(" LIMIT {limit}"));
+        }
         return per_node
             .into_iter()
-            .map(|(node, selects)| (node, copy_out(&selects.join(" UNION ALL "))))
+            .map(|(node, selects)| {
+                let union = selects.join(" UNION ALL ");
+                let query = if tail.is_empty() {
+                    union
+                } else {
+                    format!("SELECT * FROM ({union}) t{tail}")
+                };
+                (node, copy_out(&query))
+            })
             .collect();
     };
     if !grouping.groups_stay_whole(&assigned) {
@@ -264,7 +221,11 @@ fn plan_queries(
         .hint("Retry the query; it is planned again. SET hyperdist.enable_aggregate_pushdown = off avoids this.")
         .raise();
     }
-    if per_node.is_empty() && grouping.group_by.is_empty() && !grouping.partial {
+    if per_node.is_empty()
+        && grouping.group_by.is_empty()
+        && grouping.distinct.is_none()
+        && !grouping.partial
+    {
         // An aggregate without GROUP BY has one row even over no rows: a data node computes it
         // over the hypertable's (empty) parent table.
         if let Some(name) = hypertable.data_nodes.iter().find(|n| available.contains(n)) {
@@ -279,7 +240,12 @@ fn plan_queries(
     }
     per_node
         .into_iter()
-        .map(|(node, selects)| (node, copy_out(&grouping.remote_query(&selects))))
+        .map(|(node, selects)| {
+            (
+                node,
+                copy_out(&grouping.remote_query(&selects, &plan.order)),
+            )
+        })
         .collect()
 }
 
@@ -327,7 +293,26 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
                 ),
             )
         });
+        let merge = plan
+            .order
+            .iter()
+            .filter_map(|key| {
+                let column = columns
+                    .iter()
+                    .position(|c| c.index as i16 + 1 == key.attno)?;
+                let mut support: Box<pg_sys::SortSupportData> = Box::new(std::mem::zeroed());
+                support.ssup_cxt = query_memory;
+                support.ssup_collation = pg_sys::Oid::from(key.collation);
+                support.ssup_nulls_first = key.nulls_first;
+                pg_sys::PrepareSortSupportFromOrderingOp(
+                    pg_sys::Oid::from(key.sortop),
+                    &mut *support,
+                );
+                Some(MergeKey { column, support })
+            })
+            .collect();
         let state = ScanState {
+            merge,
             hypertable,
             grouped: plan.grouping.as_ref().map(|g| g.partial),
             plan,
@@ -340,6 +325,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
             spans: FieldSpans::new(),
             receive_buffer,
             row_memory,
+            query_memory,
             queries,
             stats: BTreeMap::new(),
             started: std::time::Instant::now(),
@@ -391,11 +377,27 @@ impl ScanState {
         for ((name, session), result) in sessions.into_iter().zip(results) {
             match result {
                 Ok(stream) => self.streams.push(NodeStream {
+                    stream: {
+                        let stream = SharedStream::new(stream);
+                        session.streaming(&stream);
+                        stream
+                    },
                     name,
                     session,
-                    stream: Box::pin(stream),
                     reader: CopyReader::new(),
                     done: false,
+                    head: None,
+                    keys: Vec::new(),
+                    // SAFETY: a child of the query's memory, freed with it.
+                    key_memory: unsafe {
+                        pg_sys::AllocSetContextCreateInternal(
+                            self.query_memory,
+                            c"hyperdist merge keys".as_ptr(),
+                            pg_sys::ALLOCSET_SMALL_MINSIZE as usize,
+                            pg_sys::ALLOCSET_SMALL_INITSIZE as usize,
+                            pg_sys::ALLOCSET_SMALL_MAXSIZE as usize,
+                        )
+                    },
                 }),
                 Err(err) => {
                     failure.get_or_insert(RemoteError::from_postgres(&name, err));
@@ -422,7 +424,7 @@ impl ScanState {
                 if stream.done {
                     continue;
                 }
-                if let std::task::Poll::Ready(item) = stream.stream.as_mut().poll_next(cx) {
+                if let std::task::Poll::Ready(item) = stream.stream.poll_next(cx) {
                     return std::task::Poll::Ready((i, item));
                 }
             }
@@ -440,8 +442,119 @@ impl ScanState {
         }
     }
 
+    /// Makes stream `i`'s next row its head, with its sort keys decoded; or marks it done.
+    unsafe fn advance(&mut self, i: usize) {
+        loop {
+            let stream = &mut self.streams[i];
+            let mut fields = stream.head.take().unwrap_or_default();
+            match stream.reader.next_row(&mut fields) {
+                Ok(true) => {
+                    stream.head = Some(fields);
+                    unsafe { self.decode_keys(i) };
+                    return;
+                }
+                Ok(false) => stream.head = Some(fields),
+                Err(err) => self.protocol_error(err.to_string()),
+            }
+            let stream = &mut self.streams[i];
+            let source = stream.stream.clone();
+            let item = match runtime::block_on(std::future::poll_fn(|cx| source.poll_next(cx))) {
+                Ok(item) => item,
+                Err(_interrupted) => {
+                    self.streams.iter().for_each(|s| s.session.cancel());
+                    runtime::raise_pending_interrupt();
+                }
+            };
+            match item {
+                Some(Ok(bytes)) => stream.reader.feed(&bytes),
+                Some(Err(err)) => RemoteError::from_postgres(&stream.name, err).raise(),
+                None => {
+                    if let Err(err) = stream.reader.check_complete() {
+                        self.protocol_error(err.to_string());
+                    }
+                    stream.done = true;
+                    stream.head = None;
+                    self.stats.entry(stream.name.clone()).or_default().1 += self.started.elapsed();
+                    return;
+                }
+            }
+        }
+    }
+
+    unsafe fn decode_keys(&mut self, i: usize) {
+        let stream = &mut self.streams[i];
+        let fields = stream.head.as_ref().expect("a head row");
+        let bytes = stream.reader.bytes();
+        let buffer = self.receive_buffer;
+        let mut memory = PgMemoryContexts::For(stream.key_memory);
+        // SAFETY: the previous head's keys are no longer used.
+        unsafe { memory.reset() };
+        let _encoding = DatabaseEncoding::enter();
+        let columns = &mut self.columns;
+        stream.keys = self
+            .merge
+            .iter()
+            .map(|key| match fields[key.column] {
+                Some((start, end)) => (
+                    // SAFETY: decoding in the stream's key memory, on the backend's thread.
+                    unsafe {
+                        memory
+                            .switch_to(|_| columns[key.column].receive(&bytes[start..end], buffer))
+                    },
+                    false,
+                ),
+                None => (pg_sys::Datum::from(0), true),
+            })
+            .collect();
+    }
+
+    /// The next row of sorted streams: the smallest head.
+    unsafe fn next_merged(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+        if !self.launched {
+            self.launch();
+            for i in 0..self.streams.len() {
+                unsafe { self.advance(i) };
+            }
+        }
+        let mut best: Option<usize> = None;
+        for i in 0..self.streams.len() {
+            if self.streams[i].head.is_none() {
+                continue;
+            }
+            best = match best {
+                Some(b) if self.head_order(b, i) != std::cmp::Ordering::Greater => Some(b),
+                _ => Some(i),
+            };
+        }
+        let Some(i) = best else {
+            return false;
+        };
+        let fields = self.streams[i].head.take().expect("a head row");
+        unsafe { self.store_fields(i, &fields, slot) };
+        self.streams[i].head = Some(fields);
+        self.stats
+            .entry(self.streams[i].name.clone())
+            .or_default()
+            .0 += 1;
+        unsafe { self.advance(i) };
+        true
+    }
+
+    fn head_order(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        for (k, key) in self.merge.iter().enumerate() {
+            let order = key.compare(self.streams[a].keys[k], self.streams[b].keys[k]);
+            if order != 0 {
+                return order.cmp(&0);
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+
     /// Fills `slot` with the next row; false when every data node is done.
     unsafe fn next(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+        if !self.merge.is_empty() {
+            return unsafe { self.next_merged(slot) };
+        }
         if !self.launched {
             self.launch();
         }
@@ -492,6 +605,17 @@ impl ScanState {
     }
 
     unsafe fn store(&mut self, stream: usize, slot: *mut pg_sys::TupleTableSlot) {
+        let fields = std::mem::take(&mut self.spans);
+        unsafe { self.store_fields(stream, &fields, slot) };
+        self.spans = fields;
+    }
+
+    unsafe fn store_fields(
+        &mut self,
+        stream: usize,
+        fields: &FieldSpans,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) {
         unsafe {
             pg_sys::ExecClearTuple(slot);
             let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
@@ -504,7 +628,7 @@ impl ScanState {
             let buffer = self.receive_buffer;
             let _encoding = DatabaseEncoding::enter();
             memory.switch_to(|_| {
-                for (column, span) in self.columns.iter_mut().zip(&self.spans) {
+                for (column, span) in self.columns.iter_mut().zip(fields) {
                     if let Some((start, end)) = span {
                         values[column.index] = column.receive(&bytes[*start..*end], buffer);
                         nulls[column.index] = false;

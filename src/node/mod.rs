@@ -123,6 +123,9 @@ pub fn find(name: &str) -> Option<DataNode> {
 
 /// The data node called `name`, which must exist.
 pub fn get(name: &str) -> DataNode {
+    if let Some(known) = all().into_iter().find(|n| n.name == name) {
+        return known;
+    }
     find(name).unwrap_or_else(|| {
         Report::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
@@ -135,6 +138,10 @@ pub fn get(name: &str) -> DataNode {
 
 /// Every data node of this database, by name.
 pub fn all() -> Vec<DataNode> {
+    crate::catalog::cache::data_nodes(load_all).to_vec()
+}
+
+fn load_all() -> Vec<DataNode> {
     let rows = Spi::connect(|client| {
         let rows = client.select(
             &format!("{SERVERS} AND w.fdwname = 'hyperdist_fdw' ORDER BY 2"),

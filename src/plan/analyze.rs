@@ -270,6 +270,62 @@ pub unsafe fn space_hash(type_oid: pg_sys::Oid, value: pg_sys::Datum) -> i64 {
     }
 }
 
+/// `space_column IN (constants)` (`= ANY(array constant)`): the hashes of its values.
+unsafe fn space_in_list(
+    clause: *mut pg_sys::Node,
+    relid: u32,
+    space_attno: i16,
+) -> Option<Vec<i64>> {
+    unsafe {
+        if tag(clause) != pg_sys::NodeTag::T_ScalarArrayOpExpr {
+            return None;
+        }
+        let op = clause.cast::<pg_sys::ScalarArrayOpExpr>();
+        let args = PgList::<pg_sys::Node>::from_pg((*op).args);
+        let (column, array) = (strip(args.get_ptr(0)?), args.get_ptr(1)?);
+        let is_space = tag(column) == pg_sys::NodeTag::T_Var
+            && (*column.cast::<pg_sys::Var>()).varno as u32 == relid
+            && (*column.cast::<pg_sys::Var>()).varlevelsup == 0
+            && (*column.cast::<pg_sys::Var>()).varattno == space_attno;
+        let name = CStr::from_ptr(pg_sys::get_opname((*op).opno));
+        if !(*op).useOr || !is_space || name != c"=" || tag(array) != pg_sys::NodeTag::T_Const {
+            return None;
+        }
+        let array = array.cast::<pg_sys::Const>();
+        if (*array).constisnull {
+            return Some(Vec::new());
+        }
+        let element_type = pg_sys::get_element_type((*array).consttype);
+        if element_type != (*column.cast::<pg_sys::Var>()).vartype {
+            return None;
+        }
+        let mut length = 0i16;
+        let mut by_value = false;
+        let mut align = 0 as std::ffi::c_char;
+        pg_sys::get_typlenbyvalalign(element_type, &mut length, &mut by_value, &mut align);
+        let mut values: *mut pg_sys::Datum = std::ptr::null_mut();
+        let mut nulls: *mut bool = std::ptr::null_mut();
+        let mut count = 0;
+        pg_sys::deconstruct_array(
+            pg_sys::pg_detoast_datum((*array).constvalue.cast_mut_ptr()).cast(),
+            element_type,
+            length.into(),
+            by_value,
+            align,
+            &mut values,
+            &mut nulls,
+            &mut count,
+        );
+        let mut hashes = Vec::new();
+        for i in 0..count as usize {
+            if !*nulls.add(i) {
+                hashes.push(space_hash(element_type, *values.add(i)));
+            }
+        }
+        Some(hashes)
+    }
+}
+
 /// The attribute number of column `name` of relation `relid`.
 pub fn attnum_of(relid: pg_sys::Oid, name: &str) -> Option<i16> {
     let name = std::ffi::CString::new(name).ok()?;
@@ -356,8 +412,10 @@ pub unsafe fn plan(
                         plan.narrow_time(&op, internal_time((*constant).constvalue, hypertable));
                     }
                     Some(constant) if Some(attno) == space_attno && op == "=" => {
-                        plan.space_hash =
-                            Some(space_hash((*constant).consttype, (*constant).constvalue));
+                        plan.narrow_space(vec![space_hash(
+                            (*constant).consttype,
+                            (*constant).constvalue,
+                        )]);
                     }
                     None if !ships && runtime_value(other) => {
                         // `now()`, a parameter: evaluated when the scan starts, then shipped
@@ -380,6 +438,11 @@ pub unsafe fn plan(
                     }
                     _ => {}
                 }
+            }
+            if let Some(attno) = space_attno
+                && let Some(hashes) = space_in_list(clause, index, attno)
+            {
+                plan.narrow_space(hashes);
             }
             if !ships && !ships_at_start {
                 plan.all_shipped = false;

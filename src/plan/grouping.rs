@@ -16,10 +16,10 @@ use pgrx::{PgList, pg_sys};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::hypertable::{self, Hypertable};
-use crate::guc;
 use crate::node;
 use crate::plan::ScanPlan;
 use crate::plan::analyze::{self, deparse, shippable};
+use crate::plan::order::SortKey;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Grouping {
@@ -34,13 +34,20 @@ pub struct Grouping {
     pub by_space: bool,
     /// The data nodes return aggregate states, not final groups; any placement will do.
     pub partial: bool,
+    /// `SELECT DISTINCT` (an empty list) or `SELECT DISTINCT ON (...)` instead of GROUP BY.
+    pub distinct: Option<Vec<String>>,
 }
 
 impl Grouping {
     /// The query a data node runs over its chunks (`inputs`: one `SELECT` per chunk).
-    pub fn remote_query(&self, inputs: &[String]) -> String {
+    pub fn remote_query(&self, inputs: &[String], order: &[SortKey]) -> String {
+        let distinct = match &self.distinct {
+            None => String::new(),
+            Some(on) if on.is_empty() => "DISTINCT ".to_string(),
+            Some(on) => format!("DISTINCT ON ({}) ", on.join(", ")),
+        };
         let mut sql = format!(
-            "SELECT {} FROM ({}) t",
+            "SELECT {distinct}{} FROM ({}) t",
             self.select_list.join(", "),
             inputs.join(" UNION ALL ")
         );
@@ -49,6 +56,10 @@ impl Grouping {
         }
         if let Some(having) = &self.having {
             sql.push_str(&format!(" HAVING {having}"));
+        }
+        if !order.is_empty() {
+            let keys: Vec<String> = order.iter().map(SortKey::sql).collect();
+            sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
         }
         sql
     }
@@ -87,7 +98,7 @@ unsafe fn grouping_expressions(
     }
 }
 
-unsafe fn is_column(node: *mut pg_sys::Node, index: u32, attno: Option<i16>) -> bool {
+pub(super) unsafe fn is_column(node: *mut pg_sys::Node, index: u32, attno: Option<i16>) -> bool {
     unsafe {
         let mut node = node;
         while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
@@ -101,7 +112,10 @@ unsafe fn is_column(node: *mut pg_sys::Node, index: u32, attno: Option<i16>) -> 
 }
 
 /// Which node reads each chunk, as planned now: its first available replica.
-fn planned_assignment(hypertable: &Hypertable, plan: &ScanPlan) -> Option<Vec<(Range, String)>> {
+pub(super) fn planned_assignment(
+    hypertable: &Hypertable,
+    plan: &ScanPlan,
+) -> Option<Vec<(Range, String)>> {
     let available: Vec<String> = node::all()
         .into_iter()
         .filter(|n| n.available)
@@ -216,6 +230,7 @@ impl Request {
                     .iter()
                     .any(|e| is_column(*e, self.index, space_attno)),
                 partial: false,
+                distinct: None,
             };
             if !grouping.groups_stay_whole(&planned_assignment(&self.hypertable, &self.scan)?) {
                 return None;
@@ -298,27 +313,24 @@ impl Request {
                 having: None,
                 by_space: false,
                 partial: true,
+                distinct: None,
             });
             Some((plan, partial_target))
         }
     }
 }
 
-/// `GetForeignUpperPaths`: offers the data nodes the aggregation, whole when each group lives on
+/// `GetForeignUpperPaths` for `UPPERREL_GROUP_AGG`: offers the data nodes the aggregation, whole when each group lives on
 /// one data node, else as partial states the access node combines.
 ///
 /// # Safety
 /// Called by the planner with its own structures.
 pub unsafe fn upper_paths(
     root: *mut pg_sys::PlannerInfo,
-    stage: pg_sys::UpperRelationKind::Type,
     input_rel: *mut pg_sys::RelOptInfo,
     output_rel: *mut pg_sys::RelOptInfo,
     extra: *mut std::ffi::c_void,
 ) {
-    if stage != pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG || !guc::enable_aggregate_pushdown() {
-        return;
-    }
     unsafe {
         let Some(request) =
             crate::ddl::with_qualified_names(|| request(root, input_rel, output_rel, extra.cast()))

@@ -16,9 +16,12 @@
 //!   run the whole grouped query and return final groups.
 
 pub mod analyze;
+pub mod distinct;
 pub mod grouping;
 pub mod modify;
+pub mod order;
 pub mod partial;
+pub mod paths;
 
 use hyperdist_core::partition::Range;
 use pgrx::pg_sys;
@@ -42,12 +45,17 @@ pub struct ScanPlan {
     /// Internal time bounds: rows have `time_lower <= time < time_upper`.
     pub time_lower: Option<i64>,
     pub time_upper: Option<i64>,
-    /// The space hash every row has, when the query fixes the space column.
-    pub space_hash: Option<i64>,
+    /// The space hashes rows can have, when the query fixes the space column to some values
+    /// (`= value`, `IN (...)`).
+    pub space_hashes: Option<Vec<i64>>,
     /// Comparisons whose other side is known only at execution (`now()`, parameters).
     pub runtime_comparisons: Vec<RuntimeComparison>,
     /// Set when the scan is an UPDATE or DELETE that the data nodes run.
     pub modify: Option<Modify>,
+    /// The order each data node returns its rows in (merged here); empty for any order.
+    pub order: Vec<order::SortKey>,
+    /// At most this many rows from each data node.
+    pub limit: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -89,6 +97,14 @@ impl ScanPlan {
         }
     }
 
+    /// Narrows the space column to values with these hashes (both conditions hold).
+    pub fn narrow_space(&mut self, hashes: Vec<i64>) {
+        self.space_hashes = Some(match self.space_hashes.take() {
+            Some(known) => known.into_iter().filter(|h| hashes.contains(h)).collect(),
+            None => hashes,
+        });
+    }
+
     /// Adds a clause to the remote WHERE.
     pub fn ship(&mut self, clause: String) {
         self.shipped_filter = Some(match self.shipped_filter.take() {
@@ -115,9 +131,14 @@ impl ScanPlan {
             return Vec::new();
         }
         chunk::all(hypertable)
-            .into_iter()
+            .iter()
             .filter(|c| c.time.overlaps(&time))
-            .filter(|c| self.space_hash.is_none_or(|h| c.space.contains(h)))
+            .filter(|c| {
+                self.space_hashes
+                    .as_ref()
+                    .is_none_or(|hashes| hashes.iter().any(|h| c.space.contains(*h)))
+            })
+            .cloned()
             .collect()
     }
 }

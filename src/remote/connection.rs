@@ -1,5 +1,6 @@
 //! One session on a data node.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use tokio_postgres::{Client, NoTls, Row};
 use crate::error::{Report, SqlState};
 use crate::guc;
 use crate::remote::runtime::{self, Interrupted};
+use crate::remote::stream::{SharedStream, WeakStream};
 
 /// Session settings every remote session runs with, so that values and expressions the access node
 /// sends mean the same there: names resolve in `pg_catalog` only, dates and intervals print in one
@@ -151,6 +153,8 @@ impl RemoteError {
 pub struct NodeConnection {
     node_name: String,
     client: Client,
+    /// The COPY stream last started on the session, while its owner may still read it.
+    streaming: RefCell<Option<WeakStream>>,
 }
 
 impl NodeConnection {
@@ -161,10 +165,9 @@ impl NodeConnection {
     ) -> Result<NodeConnection, RemoteError> {
         match runtime::block_on(connect(target, timeout)) {
             Err(Interrupted) => Err(RemoteError::Interrupted),
-            Ok(result) => result.map(|client| NodeConnection {
-                node_name: target.node_name.clone(),
-                client,
-            }),
+            Ok(result) => {
+                result.map(|client| NodeConnection::from_client(&target.node_name, client))
+            }
         }
     }
 
@@ -173,6 +176,7 @@ impl NodeConnection {
         NodeConnection {
             node_name: node_name.to_string(),
             client,
+            streaming: RefCell::new(None),
         }
     }
 
@@ -210,11 +214,36 @@ impl NodeConnection {
         sql: &str,
         request: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, RemoteError> {
+        self.settle()?;
         if guc::log_remote_commands() {
             pgrx::log!("[{}]: {}", self.node_name, sql);
         }
         match runtime::block_on(request) {
             Ok(result) => result.map_err(|err| RemoteError::from_postgres(&self.node_name, err)),
+            Err(Interrupted) => {
+                self.cancel();
+                Err(RemoteError::Interrupted)
+            }
+        }
+    }
+
+    /// Remembers `stream` as the one the session is sending.
+    pub fn streaming(&self, stream: &SharedStream) {
+        *self.streaming.borrow_mut() = Some(stream.downgrade());
+    }
+
+    /// Makes the session free for another request: a stream still being sent on it is read to
+    /// its end, into memory, for its owner to read from there.
+    pub fn settle(&self) -> Result<(), RemoteError> {
+        let active = self.streaming.borrow_mut().take();
+        let Some(stream) = active.and_then(|s| s.upgrade()) else {
+            return Ok(());
+        };
+        if !stream.on_session() {
+            return Ok(());
+        }
+        match runtime::block_on(stream.read_to_end()) {
+            Ok(()) => Ok(()),
             Err(Interrupted) => {
                 self.cancel();
                 Err(RemoteError::Interrupted)

@@ -102,6 +102,7 @@ pub fn try_session(node: &DataNode, access: Access) -> Result<Rc<NodeConnection>
     if access == Access::Write {
         txn.written.set(true);
     }
+    txn.connection.settle()?;
     Ok(txn.connection.clone())
 }
 

@@ -53,6 +53,18 @@ const CORPUS: &[&str] = &[
     "SELECT * FROM {t} WHERE note LIKE 'n1%' AND humidity BETWEEN 3 AND 4 ORDER BY time",
     "SELECT * FROM {t} ORDER BY time DESC LIMIT 20",
     "SELECT count(*) FROM {t} WHERE time > '2030-01-01'",
+    // Sorted by the data nodes and merged; LIMIT on each node when nothing filters after it.
+    "SELECT time, location, reading FROM {t} WHERE reading > 250 ORDER BY time LIMIT 37 OFFSET 5",
+    "SELECT location, temperature, time FROM {t} WHERE time < '2024-03-01 03:00'
+      ORDER BY temperature DESC NULLS LAST, time LIMIT 25",
+    "SELECT note, time FROM {t} WHERE location = 'loc6' ORDER BY note NULLS FIRST, time DESC LIMIT 40",
+    "SELECT count(*) FROM (SELECT * FROM {t} WHERE humidity > 10 LIMIT 1000) s",
+    "SELECT time, reading FROM {t} WHERE location = 'loc2' ORDER BY reading * -1, time LIMIT 10",
+    "SELECT time, reading FROM {t} WHERE location = 'loc2' AND random() < 2 ORDER BY time DESC LIMIT 10",
+    // IN lists read only the chunks of their values' space slices.
+    "SELECT location, count(*) FROM {t} WHERE location IN ('loc1', 'loc2', 'loc30') AND time < '2024-03-02'
+      GROUP BY 1 ORDER BY 1",
+    "SELECT count(*) FROM {t} WHERE location IN ('nowhere', 'loc5')",
     "SELECT count(*) FROM {t} WHERE time < '2024-03-01' OR location = 'nowhere'",
     // Grouped by the space column: the data nodes aggregate.
     "SELECT location, count(*), count(temperature), sum(reading), max(temperature), min(humidity)
@@ -148,6 +160,10 @@ const CORPUS: &[&str] = &[
     "SELECT location, rank() OVER (ORDER BY max(temperature) DESC, location) FROM {t} GROUP BY location ORDER BY 2",
     "SELECT DISTINCT location FROM {t} ORDER BY 1",
     "SELECT DISTINCT ON (location) location, time, temperature FROM {t} ORDER BY location, time DESC",
+    "SELECT DISTINCT ON (location) * FROM {t} WHERE time < '2024-03-03' ORDER BY location, time DESC",
+    "SELECT DISTINCT ON (location, flag) location, flag, reading FROM {t} ORDER BY location, flag, time",
+    "SELECT DISTINCT location, flag FROM {t} WHERE reading < 50 ORDER BY 1, 2",
+    "SELECT DISTINCT ON (note) note, time FROM {t} ORDER BY note, time",
     "SELECT count(DISTINCT location) FROM {t}",
     "SELECT location FROM {t} WHERE reading = 1 UNION SELECT location FROM {t} WHERE reading = 2 ORDER BY 1",
     "SELECT time FROM {t} WHERE location = 'loc1' AND reading = 13
@@ -314,6 +330,33 @@ fn explain_shows_what_is_pushed_down() {
         "{plan}"
     );
 
+    // ORDER BY ... LIMIT: each node sorts and stops; the access node merges without sorting.
+    let plan = plan_text(
+        &mut an,
+        "SELECT * FROM conditions WHERE reading > 10 ORDER BY time DESC LIMIT 5",
+    );
+    assert!(!plan.contains("Sort"), "{plan}");
+    assert!(
+        remote_sql(&plan)
+            .iter()
+            .all(|s| s.contains("ORDER BY \"time\" DESC NULLS FIRST LIMIT 5")),
+        "{plan}"
+    );
+
+    // The last point of each series: each node keeps one row per location, sorted; merged here.
+    let plan = plan_text(
+        &mut an,
+        "SELECT DISTINCT ON (location) * FROM conditions ORDER BY location, time DESC",
+    );
+    assert!(!plan.contains("Unique") && !plan.contains("Sort"), "{plan}");
+    assert!(
+        remote_sql(&plan)
+            .iter()
+            .all(|s| s.contains("SELECT DISTINCT ON (location)")
+                && s.contains("ORDER BY location NULLS LAST, \"time\" DESC NULLS FIRST")),
+        "{plan}"
+    );
+
     // random() never ships: the rows come back and the access node filters and aggregates.
     let plan = plan_text(
         &mut an,
@@ -405,6 +448,37 @@ fn update_and_delete_run_on_the_data_nodes() {
             &format!("EXECUTE forget_{{t}}('loc{}', {})", i * 5, 50 + i * 10),
         );
     }
+    // A cursor still streaming from the data nodes while an UPDATE needs the same sessions:
+    // the cursor's rows are set aside, nothing waits for ever, and the cursor sees its snapshot.
+    an.batch_execute("SET statement_timeout = '60s'").unwrap();
+    let total: i64 = an
+        .query_one("SELECT count(*) FROM conditions", &[])
+        .unwrap()
+        .get(0);
+    let mut txn = an.transaction().unwrap();
+    txn.batch_execute("DECLARE c CURSOR FOR SELECT time, reading FROM conditions ORDER BY time")
+        .unwrap();
+    let mut fetched = txn.query("FETCH 100 FROM c", &[]).unwrap().len();
+    let updated = txn
+        .execute(
+            "UPDATE conditions SET reading = -1 WHERE location = 'loc1' AND time < '2024-03-01 01:00'",
+            &[],
+        )
+        .unwrap();
+    let rest = txn.query("FETCH ALL FROM c", &[]).unwrap();
+    fetched += rest.len();
+    assert!(rest.iter().all(|r| r.get::<_, Option<i32>>(1) != Some(-1)));
+    txn.commit().unwrap();
+    assert_eq!(fetched as i64, total);
+    let locally = an
+        .execute(
+            "UPDATE local_conditions SET reading = -1 WHERE location = 'loc1' AND time < '2024-03-01 01:00'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(updated, locally);
+    assert!(updated > 0);
+
     // Rolled back everywhere.
     an.batch_execute("BEGIN; DELETE FROM conditions; ROLLBACK;")
         .unwrap();

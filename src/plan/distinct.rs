@@ -1,0 +1,126 @@
+//! DISTINCT and DISTINCT ON pushed to the data nodes: when the distinct expressions include the
+//! space column, rows that are alike live on one data node (as long as each space slice is read
+//! from one node), so each node can remove its own duplicates. With the query's ORDER BY made of
+//! columns, each node sorts too and the executor merges: `SELECT DISTINCT ON (hostname) * ... ORDER
+//! BY hostname, time DESC` (the last point of each series) moves one row per series.
+
+use pgrx::{PgList, pg_sys};
+
+use crate::catalog::hypertable;
+use crate::plan::analyze::{self, deparse, shippable};
+use crate::plan::grouping::{Grouping, is_column, planned_assignment};
+use crate::plan::order;
+
+/// `GetForeignUpperPaths` for `UPPERREL_DISTINCT`.
+///
+/// # Safety
+/// Called by the planner with its own structures.
+pub unsafe fn distinct_paths(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+) {
+    unsafe {
+        if (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL {
+            return;
+        }
+        let parse = (*root).parse;
+        if (*parse).hasTargetSRFs || (*parse).hasAggs || !(*parse).groupClause.is_null() {
+            return;
+        }
+        let index = (*input_rel).relid;
+        let relid = (*(*(*root).simple_rte_array.add(index as usize))).relid;
+        let Some(hypertable) = hypertable::by_relid(relid) else {
+            return;
+        };
+        let Some((plan, runtime_exprs)) = crate::ddl::with_qualified_names(|| {
+            let mut runtime_exprs = Vec::new();
+            let mut plan = analyze::plan(input_rel, relid, &hypertable, &mut runtime_exprs);
+            // The distinct relation has no target of its own: its rows are the scan's.
+            let target = (*input_rel).reltarget;
+            let exprs = PgList::<pg_sys::Node>::from_pg((*target).exprs);
+            if !plan.all_shipped || !exprs.iter_ptr().all(|e| shippable(e, index)) {
+                return None;
+            }
+            let distinct_exprs: Vec<*mut pg_sys::Node> =
+                PgList::<pg_sys::SortGroupClause>::from_pg((*parse).distinctClause)
+                    .iter_ptr()
+                    .map(|clause| {
+                        pg_sys::get_sortgroupclause_expr(clause, (*root).processed_tlist).cast()
+                    })
+                    .collect();
+            let space_attno = hypertable
+                .space
+                .as_ref()
+                .and_then(|s| analyze::attnum_of(relid, &s.column));
+            if !distinct_exprs.iter().all(|e| shippable(*e, index))
+                || !distinct_exprs
+                    .iter()
+                    .any(|e| is_column(*e, index, space_attno))
+            {
+                return None;
+            }
+            // Each node sorts by the query's ORDER BY, which the merge keeps; the keys name
+            // positions in this scan's rows, which are the target's.
+            let mut order = order::column_order((*root).sort_pathkeys, input_rel, relid)?;
+            for key in &mut order {
+                let position = exprs.iter_ptr().position(|e| {
+                    (*e).type_ == pg_sys::NodeTag::T_Var
+                        && (*e.cast::<pg_sys::Var>()).varattno == key.attno
+                })?;
+                key.attno = position as i16 + 1;
+            }
+            let grouping = Grouping {
+                input_columns: plan
+                    .columns
+                    .as_ref()?
+                    .iter()
+                    .map(|attno| {
+                        let name = pg_sys::get_attname(relid, *attno, false);
+                        crate::quote::ident(&std::ffi::CStr::from_ptr(name).to_string_lossy())
+                    })
+                    .collect(),
+                select_list: exprs.iter_ptr().map(|e| deparse(e, relid)).collect(),
+                group_by: Vec::new(),
+                having: None,
+                by_space: true,
+                partial: false,
+                distinct: Some(if (*parse).hasDistinctOn {
+                    distinct_exprs.iter().map(|e| deparse(*e, relid)).collect()
+                } else {
+                    Vec::new()
+                }),
+            };
+            if !grouping.groups_stay_whole(&planned_assignment(&hypertable, &plan)?) {
+                return None;
+            }
+            plan.grouping = Some(grouping);
+            plan.order = order;
+            Some((plan, runtime_exprs))
+        }) else {
+            return;
+        };
+        let rows = (*output_rel).rows.max(1.0);
+        let exprs = runtime_exprs.iter().fold(std::ptr::null_mut(), |list, e| {
+            pg_sys::lappend(list, (*e).cast())
+        });
+        let private = pg_sys::lappend(super::to_private(&plan), exprs.cast());
+        let pathkeys = if plan.order.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            (*root).sort_pathkeys
+        };
+        let path = pg_sys::create_foreign_upper_path(
+            root,
+            output_rel,
+            (*input_rel).reltarget,
+            rows,
+            10.0,
+            10.0 + rows * 0.01,
+            pathkeys,
+            std::ptr::null_mut(),
+            private,
+        );
+        pg_sys::add_path(output_rel, path.cast());
+    }
+}

@@ -1,0 +1,167 @@
+//! The FDW planning callbacks of a hypertable scan: its size, its paths (plain, and sorted when
+//! the data nodes can apply the query's ORDER BY), and the ForeignScan plan that carries the
+//! [`ScanPlan`] to the executor. Grouped scans come from `grouping`.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::catalog::hypertable;
+use crate::plan::analyze;
+use crate::plan::order::{self, SortKey};
+
+/// Rows the planner assumes a hypertable has until statistics say otherwise.
+const DEFAULT_ROWS: f64 = 1000.0;
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_rel_size(
+    _root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    _relid: pg_sys::Oid,
+) {
+    unsafe { (*baserel).rows = DEFAULT_ROWS };
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_paths(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    relid: pg_sys::Oid,
+) {
+    unsafe {
+        let rows = (*baserel).rows;
+        let path = pg_sys::create_foreignscan_path(
+            root,
+            baserel,
+            std::ptr::null_mut(),
+            rows,
+            100.0,
+            100.0 + rows,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        pg_sys::add_path(baserel, path.cast());
+        // Sorted by the data nodes and merged here: dearer than the plain scan, cheaper than
+        // sorting its rows.
+        if let Some(keys) = order::query_order(root, baserel, relid) {
+            let json = serde_json::to_string(&keys).expect("sort keys serialize");
+            let json = std::ffi::CString::new(json).expect("JSON has no NUL");
+            let private = pg_sys::lappend(
+                std::ptr::null_mut(),
+                pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())).cast(),
+            );
+            let sorted = pg_sys::create_foreignscan_path(
+                root,
+                baserel,
+                std::ptr::null_mut(),
+                rows,
+                100.0,
+                100.0 + rows * 1.01,
+                (*root).query_pathkeys,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                private,
+            );
+            pg_sys::add_path(baserel, sorted.cast());
+        }
+    }
+}
+
+/// The sort keys of a sorted path (see `get_paths`); empty for the plain one.
+unsafe fn path_order(path: *mut pg_sys::ForeignPath) -> Vec<SortKey> {
+    unsafe {
+        pgrx::PgList::<pg_sys::Node>::from_pg((*path).fdw_private)
+            .get_ptr(0)
+            .and_then(|node| {
+                let json = std::ffi::CStr::from_ptr((*node.cast::<pg_sys::String>()).sval);
+                serde_json::from_str(&json.to_string_lossy()).ok()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_plan(
+    root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    relid: pg_sys::Oid,
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    scan_clauses: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    unsafe {
+        if (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
+            return grouped_plan(best_path, tlist, outer_plan);
+        }
+        let hypertable = hypertable::require(relid);
+        let mut runtime_exprs = Vec::new();
+        let mut plan = crate::ddl::with_qualified_names(|| {
+            analyze::plan(rel, relid, &hypertable, &mut runtime_exprs)
+        });
+        plan.order = path_order(best_path);
+        // A LIMIT applies per data node only if the rows it keeps are the ones the query keeps:
+        // no clause left for the access node, and the order the query wants (or none).
+        let ordered = !plan.order.is_empty() || (*(*root).parse).sortClause.is_null();
+        if plan.all_shipped && ordered {
+            plan.limit = order::pushable_limit(root);
+        }
+        let fdw_exprs = runtime_exprs
+            .into_iter()
+            .fold(std::ptr::null_mut(), |list, expr| {
+                pg_sys::lappend(list, expr.cast())
+            });
+        // Every clause is also checked here: a shipped one only saves work, never changes results.
+        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+        pg_sys::make_foreignscan(
+            tlist,
+            local_quals,
+            (*rel).relid,
+            fdw_exprs,
+            crate::plan::to_private(&plan),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            outer_plan,
+        )
+    }
+}
+
+/// The scan of a pushed-down grouped query: no relation of its own; its rows are the grouped
+/// relation's target (`fdw_scan_tlist`), which the data nodes compute.
+unsafe fn grouped_plan(
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    unsafe {
+        let exprs = pgrx::PgList::<pg_sys::Expr>::from_pg((*(*best_path).path.pathtarget).exprs);
+        let scan_tlist =
+            exprs
+                .iter_ptr()
+                .enumerate()
+                .fold(std::ptr::null_mut(), |list, (i, expr)| {
+                    let entry =
+                        pg_sys::makeTargetEntry(expr, (i + 1) as i16, std::ptr::null_mut(), false);
+                    pg_sys::lappend(list, entry.cast())
+                });
+        // The path carries [plan, runtime expressions]; the expressions become the fdw_exprs.
+        let private = pgrx::PgList::<pg_sys::Node>::from_pg((*best_path).fdw_private);
+        let plan = private.get_ptr(0).map_or(std::ptr::null_mut(), |json| {
+            pg_sys::lappend(std::ptr::null_mut(), json.cast())
+        });
+        let runtime_exprs = private
+            .get_ptr(1)
+            .map_or(std::ptr::null_mut(), |list| list.cast::<pg_sys::List>());
+        pg_sys::make_foreignscan(
+            tlist,
+            std::ptr::null_mut(),
+            0,
+            runtime_exprs,
+            plan,
+            scan_tlist,
+            std::ptr::null_mut(),
+            outer_plan,
+        )
+    }
+}
