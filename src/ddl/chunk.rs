@@ -8,8 +8,10 @@ use pgrx::prelude::*;
 use crate::catalog::hypertable::Hypertable;
 use crate::catalog::{spi, spi_optional};
 use crate::error::{Report, SqlState};
+use crate::guc;
 use crate::node;
 use crate::quote;
+use crate::remote::{NodeConnection, RemoteError};
 use crate::txn;
 
 #[derive(Clone, Debug)]
@@ -154,11 +156,29 @@ pub fn find_or_create(hypertable: &Hypertable, time: i64, hash: i64) -> Chunk {
         space: space_range,
         data_nodes,
     };
+    // The chunk's tables are committed on the data nodes at once, on a session of their own,
+    // before the catalog row can be seen: another transaction sees the row as soon as this one
+    // commits here, which is before COMMIT PREPARED reaches the data nodes, and must find the
+    // table there. If this transaction rolls back, the tables stay behind empty and unused (no
+    // chunk names them; copy_chunk replaces such a table). A hypertable created in this very
+    // transaction has no committed table to inherit from yet (and no other transaction can see
+    // it): its chunks are made in the transaction, as is any chunk whose creation fails on its
+    // own session (in the transaction, a real problem is reported).
     let ddl = table_ddl(hypertable, &chunk.qualified_name);
     for name in &chunk.data_nodes {
-        txn::session(&node::get(name), txn::Access::Write)
-            .batch_execute(&ddl)
-            .unwrap_or_else(|e| e.raise());
+        let node = node::get(name);
+        let committed = NodeConnection::open(&node.target(), guc::connect_timeout())
+            .and_then(|session| session.batch_execute(&ddl));
+        match committed {
+            Ok(()) => {}
+            // What the table needs (its parent, schema, types) may be this transaction's own.
+            Err(RemoteError::Server { .. }) => {
+                txn::session(&node, txn::Access::Write)
+                    .batch_execute(&ddl)
+                    .unwrap_or_else(|e| e.raise());
+            }
+            Err(err) => err.raise(),
+        }
     }
     chunk
 }

@@ -326,6 +326,18 @@ unsafe fn space_in_list(
     }
 }
 
+/// The quoted names of columns `attnos` of relation `relid`.
+pub fn column_names(relid: pg_sys::Oid, attnos: &[i16]) -> Vec<String> {
+    attnos
+        .iter()
+        .map(|attno| {
+            // SAFETY: a syscache lookup of a column the planner found in the relation.
+            let name = unsafe { CStr::from_ptr(pg_sys::get_attname(relid, *attno, false)) };
+            crate::quote::ident(&name.to_string_lossy())
+        })
+        .collect()
+}
+
 /// The attribute number of column `name` of relation `relid`.
 pub fn attnum_of(relid: pg_sys::Oid, name: &str) -> Option<i16> {
     let name = std::ffi::CString::new(name).ok()?;

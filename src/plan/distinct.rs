@@ -71,15 +71,7 @@ pub unsafe fn distinct_paths(
                 key.attno = position as i16 + 1;
             }
             let grouping = Grouping {
-                input_columns: plan
-                    .columns
-                    .as_ref()?
-                    .iter()
-                    .map(|attno| {
-                        let name = pg_sys::get_attname(relid, *attno, false);
-                        crate::quote::ident(&std::ffi::CStr::from_ptr(name).to_string_lossy())
-                    })
-                    .collect(),
+                input_columns: analyze::column_names(relid, plan.columns.as_ref()?),
                 select_list: exprs.iter_ptr().map(|e| deparse(e, relid)).collect(),
                 group_by: Vec::new(),
                 having: None,

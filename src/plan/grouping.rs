@@ -140,15 +140,28 @@ unsafe fn combinable(aggref: *mut pg_sys::Aggref) -> bool {
         {
             return false;
         }
-        crate::catalog::spi_optional(pgrx::Spi::get_one_with_args::<bool>(
+        let aggregate = (*aggref).aggfnoid;
+        if let Some(known) = COMBINABLE.with(|c| c.borrow().get(&aggregate).copied()) {
+            return known;
+        }
+        let combinable = crate::catalog::spi_optional(pgrx::Spi::get_one_with_args::<bool>(
             "SELECT aggcombinefn <> 0
                     AND (aggtranstype <> 'pg_catalog.internal'::pg_catalog.regtype
                          OR (aggserialfn <> 0 AND aggdeserialfn <> 0))
                FROM pg_catalog.pg_aggregate WHERE aggfnoid = $1",
-            &[(*aggref).aggfnoid.into()],
+            &[aggregate.into()],
         ))
-        .unwrap_or(false)
+        .unwrap_or(false);
+        COMBINABLE.with(|c| c.borrow_mut().insert(aggregate, combinable));
+        combinable
     }
+}
+
+thread_local! {
+    /// Whether each aggregate (by function oid) is combinable; an aggregate's support functions
+    /// cannot be changed once it exists, so this is never stale.
+    static COMBINABLE: std::cell::RefCell<std::collections::HashMap<pg_sys::Oid, bool>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// What the planner gave us, read once.
@@ -395,15 +408,7 @@ unsafe fn request(
         if !scan.all_shipped {
             return None;
         }
-        let input_columns = scan
-            .columns
-            .as_ref()?
-            .iter()
-            .map(|attno| {
-                let name = pg_sys::get_attname(relid, *attno, false);
-                crate::quote::ident(&std::ffi::CStr::from_ptr(name).to_string_lossy())
-            })
-            .collect();
+        let input_columns = analyze::column_names(relid, scan.columns.as_ref()?);
         Some(Request {
             root,
             input_rel,

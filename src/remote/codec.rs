@@ -10,6 +10,8 @@ pub struct ColumnCodec {
     pub index: usize,
     pub name: String,
     typmod: i32,
+    /// Built-in fixed-width types are decoded here, without a function call per value.
+    direct: Option<Direct>,
     send: pg_sys::FmgrInfo,
     recv: pg_sys::FmgrInfo,
     recv_ioparam: pg_sys::Oid,
@@ -49,6 +51,7 @@ pub unsafe fn columns(
                 index,
                 name: attr.name().to_string(),
                 typmod: attr.atttypmod,
+                direct: Direct::of(attr.atttypid, attr.atttypmod),
                 send,
                 recv,
                 recv_ioparam,
@@ -109,10 +112,58 @@ impl ColumnCodec {
     /// # Safety
     /// `buffer` must be a valid StringInfo.
     pub unsafe fn receive(&mut self, bytes: &[u8], buffer: pg_sys::StringInfo) -> pg_sys::Datum {
+        if let Some(datum) = self.direct.and_then(|direct| direct.decode(bytes)) {
+            return datum;
+        }
         unsafe {
             pg_sys::resetStringInfo(buffer);
             pg_sys::appendBinaryStringInfo(buffer, bytes.as_ptr().cast(), bytes.len() as i32);
             pg_sys::ReceiveFunctionCall(&mut self.recv, buffer, self.recv_ioparam, self.typmod)
         }
+    }
+}
+
+/// Pass-by-value built-in types whose binary form is their value in network byte order: what
+/// their `recv` functions compute, without the call. (The values come from a data node's own
+/// `send`, so the range checks `recv` would add hold already.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direct {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+}
+
+impl Direct {
+    fn of(type_oid: pg_sys::Oid, typmod: i32) -> Option<Direct> {
+        if typmod != -1 {
+            return None;
+        }
+        Some(match type_oid {
+            pg_sys::BOOLOID => Direct::Bool,
+            pg_sys::INT2OID => Direct::Int2,
+            pg_sys::INT4OID | pg_sys::DATEOID | pg_sys::OIDOID => Direct::Int4,
+            pg_sys::INT8OID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Direct::Int8,
+            pg_sys::FLOAT4OID => Direct::Float4,
+            pg_sys::FLOAT8OID => Direct::Float8,
+            _ => return None,
+        })
+    }
+
+    /// The datum, or `None` for bytes of the wrong length (left to `recv`, which reports it).
+    fn decode(self, bytes: &[u8]) -> Option<pg_sys::Datum> {
+        Some(match self {
+            Direct::Bool => pg_sys::Datum::from(<[u8; 1]>::try_from(bytes).ok()?[0] != 0),
+            Direct::Int2 => pg_sys::Datum::from(i16::from_be_bytes(bytes.try_into().ok()?)),
+            Direct::Int4 => pg_sys::Datum::from(i32::from_be_bytes(bytes.try_into().ok()?)),
+            Direct::Int8 => pg_sys::Datum::from(i64::from_be_bytes(bytes.try_into().ok()?)),
+            // Float4GetDatum goes through int32: the bits, sign-extended.
+            Direct::Float4 => pg_sys::Datum::from(i32::from_be_bytes(bytes.try_into().ok()?)),
+            Direct::Float8 => {
+                pg_sys::Datum::from(u64::from_be_bytes(bytes.try_into().ok()?) as usize)
+            }
+        })
     }
 }

@@ -181,6 +181,20 @@ impl Cluster {
         }
     }
 
+    /// Creates `dbname` with hyperdist on the access node, adds the first `count` data nodes as
+    /// `<prefix>1`, `<prefix>2`, ..., and returns a session on it.
+    pub fn distributed_database(
+        &self,
+        dbname: &str,
+        prefix: &str,
+        count: usize,
+    ) -> postgres::Client {
+        self.create_database(dbname);
+        let mut an = self.access_node().connect_to(dbname);
+        self.add_data_nodes(&mut an, prefix, count);
+        an
+    }
+
     /// Stops the servers at once and removes the cluster's directory.
     pub fn destroy(mut self) {
         self.temporary = true;

@@ -161,9 +161,7 @@ fn instant(round: i64, i: i64, client: i32) -> String {
 #[test]
 fn eight_clients_insert_and_query_at_once() {
     let cluster = Cluster::start(3);
-    cluster.create_database(DB);
-    let mut an = cluster.access_node().connect_to(DB);
-    cluster.add_data_nodes(&mut an, "dn", 3);
+    let mut an = cluster.distributed_database(DB, "dn", 3);
     an.batch_execute(
         "CREATE TABLE dist (time timestamptz NOT NULL, device text NOT NULL, client int NOT NULL, v bigint NOT NULL);
          SELECT create_distributed_hypertable('dist', 'time', 'device', chunk_time_interval => interval '1 minute');",

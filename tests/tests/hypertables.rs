@@ -12,9 +12,7 @@ const DB: &str = "metrics";
 /// `registered` of them added as node1, node2, ...
 fn setup(data_nodes: usize, registered: usize) -> (Cluster, Client) {
     let cluster = Cluster::start(data_nodes);
-    cluster.create_database(DB);
-    let mut an = cluster.access_node().connect_to(DB);
-    cluster.add_data_nodes(&mut an, "node", registered);
+    let an = cluster.distributed_database(DB, "node", registered);
     (cluster, an)
 }
 
@@ -628,6 +626,45 @@ fn two_sessions_creating_the_same_chunk_share_it() {
         1
     );
     assert_eq!(count(&mut first, "SELECT sum(v) FROM c"), 3);
+}
+
+#[test]
+fn cached_metadata_follows_other_sessions_changes() {
+    let (cluster, mut reader) = setup(3, 3);
+    reader
+        .batch_execute(
+            "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
+             SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
+             INSERT INTO m VALUES ('2024-03-01 10:00+00', 'a', 1), ('2024-03-01 11:00+00', 'b', 2);",
+        )
+        .unwrap();
+    // The reader's backend has the hypertable, its chunks and the data nodes cached now.
+    assert_eq!(count(&mut reader, "SELECT sum(v) FROM m"), 3);
+    let prepared = reader
+        .prepare("SELECT host, sum(v) FROM m GROUP BY host ORDER BY host")
+        .unwrap();
+    assert_eq!(reader.query(&prepared, &[]).unwrap().len(), 2);
+
+    // Another session adds chunks (new days) and changes the partitioning.
+    let mut writer = cluster.access_node().connect_to(DB);
+    writer
+        .batch_execute(
+            "INSERT INTO m SELECT '2024-03-02'::timestamptz + i * interval '1 hour', 'h' || i, 10
+               FROM generate_series(0, 47) i;
+             SELECT set_number_partitions('m', 2);
+             INSERT INTO m VALUES ('2024-03-05 00:00+00', 'late', 100);",
+        )
+        .unwrap();
+    assert_eq!(count(&mut reader, "SELECT sum(v) FROM m"), 3 + 480 + 100);
+    assert_eq!(
+        count(
+            &mut reader,
+            "SELECT count(*) FROM m WHERE time >= '2024-03-05'"
+        ),
+        1
+    );
+    // The cached plan is planned again: the new hosts are there.
+    assert_eq!(reader.query(&prepared, &[]).unwrap().len(), 2 + 48 + 1);
 }
 
 #[test]

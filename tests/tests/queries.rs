@@ -13,9 +13,7 @@ const DB: &str = "metrics";
 /// 120 000 rows, one every 4 s over 5.5 days, 37 locations, NULLs in every nullable column.
 fn setup() -> (Cluster, Client) {
     let cluster = Cluster::start(3);
-    cluster.create_database(DB);
-    let mut an = cluster.access_node().connect_to(DB);
-    cluster.add_data_nodes(&mut an, "dn", 3);
+    let mut an = cluster.distributed_database(DB, "dn", 3);
     an.batch_execute(
         "CREATE TABLE conditions (
              time timestamptz NOT NULL, location text NOT NULL, temperature float8, humidity real,

@@ -7,9 +7,7 @@ const DB: &str = "metrics";
 
 fn setup() -> (Cluster, Client) {
     let cluster = Cluster::start(3);
-    cluster.create_database(DB);
-    let mut an = cluster.access_node().connect_to(DB);
-    cluster.add_data_nodes(&mut an, "dn", 3);
+    let mut an = cluster.distributed_database(DB, "dn", 3);
     an.batch_execute(
         "CREATE TABLE dist (time timestamptz NOT NULL, host text NOT NULL, cpu float8, n bigint);
          CREATE TABLE local (LIKE dist);
@@ -146,6 +144,18 @@ fn reads_survive_a_down_node_and_writes_fail_clearly_until_it_is_marked_unavaila
     corpus_matches(&mut an);
 }
 
+/// The first chunk by name, one node that holds it and one that does not.
+fn first_chunk(an: &mut Client) -> (String, String, String) {
+    let row = an
+        .query_one(
+            "SELECT format('%I.%I', chunk_schema, chunk_name), replica_nodes[1], non_replica_nodes[1]
+               FROM timescaledb_experimental.chunk_replication_status ORDER BY chunk_name LIMIT 1",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
 /// Each chunk's rows, as (count, sum of n) on every node the catalog says holds a replica.
 fn replicas_hold_the_same_rows(cluster: &Cluster, an: &mut Client) {
     let chunks = an
@@ -193,16 +203,7 @@ fn chunk_contents(cluster: &Cluster, node: &str, chunk: &str) -> Option<(i64, St
 #[test]
 fn move_chunk_moves_a_replica_and_bad_requests_are_refused() {
     let (cluster, mut an) = setup();
-    let (chunk, from, to): (String, String, String) = {
-        let row = an
-            .query_one(
-                "SELECT format('%I.%I', chunk_schema, chunk_name), replica_nodes[1], non_replica_nodes[1]
-                   FROM timescaledb_experimental.chunk_replication_status ORDER BY chunk_name LIMIT 1",
-                &[],
-            )
-            .unwrap();
-        (row.get(0), row.get(1), row.get(2))
-    };
+    let (chunk, from, to) = first_chunk(&mut an);
     let rows_in = |node: &str| chunk_contents(&cluster, node, &chunk);
     let before = rows_in(&from).expect("the source holds the chunk");
     assert!(before.0 > 0);
@@ -328,16 +329,7 @@ fn move_chunk_moves_a_replica_and_bad_requests_are_refused() {
 #[test]
 fn copy_chunk_waits_for_a_concurrent_write_and_copies_it() {
     let (cluster, mut an) = setup();
-    let (chunk, from, to): (String, String, String) = {
-        let row = an
-            .query_one(
-                "SELECT format('%I.%I', chunk_schema, chunk_name), replica_nodes[1], non_replica_nodes[1]
-                   FROM timescaledb_experimental.chunk_replication_status ORDER BY chunk_name LIMIT 1",
-                &[],
-            )
-            .unwrap();
-        (row.get(0), row.get(1), row.get(2))
-    };
+    let (chunk, from, to) = first_chunk(&mut an);
     // A writer adds a row to that chunk (a twin of one it holds) and keeps its transaction open.
     let index: usize = from.trim_start_matches("dn").parse::<usize>().unwrap() - 1;
     let (time, host): (String, String) = {

@@ -10,9 +10,7 @@ const DB: &str = "metrics";
 
 fn setup(data_nodes: usize) -> (Cluster, Client) {
     let cluster = Cluster::start(data_nodes);
-    cluster.create_database(DB);
-    let mut an = cluster.access_node().connect_to(DB);
-    cluster.add_data_nodes(&mut an, "dn", data_nodes);
+    let mut an = cluster.distributed_database(DB, "dn", data_nodes);
     an.batch_execute(
         "CREATE TABLE t (time timestamptz NOT NULL, device int NOT NULL, v bigint);
          SELECT create_distributed_hypertable('t', 'time', 'device');",
