@@ -24,7 +24,7 @@ struct Entries {
     by_relid: HashMap<pg_sys::Oid, Option<Rc<Hypertable>>>,
     by_id: HashMap<i32, Option<Rc<Hypertable>>>,
     chunks: HashMap<i32, Rc<Vec<Chunk>>>,
-    data_nodes: Option<Rc<Vec<DataNode>>>,
+    data_nodes: HashMap<(), Rc<Vec<DataNode>>>,
 }
 
 thread_local! {
@@ -44,17 +44,27 @@ fn with_entries<R>(f: impl FnOnce(&mut Entries) -> R) -> R {
     })
 }
 
+/// The entry for `key` in the map `map` picks, loaded by `load` on a miss. (`load` runs with
+/// the cache released: it queries the catalog, which may process invalidations.)
+fn cached<K: std::hash::Hash + Eq, V: Clone>(
+    map: impl Fn(&mut Entries) -> &mut HashMap<K, V>,
+    key: K,
+    load: impl FnOnce() -> V,
+) -> V {
+    if let Some(hit) = with_entries(|e| map(e).get(&key).cloned()) {
+        return hit;
+    }
+    let loaded = load();
+    with_entries(|e| map(e).insert(key, loaded.clone()));
+    loaded
+}
+
 /// The hypertable of relation `relid` (or `None`), loaded by `load` on a miss.
 pub fn hypertable_by_relid(
     relid: pg_sys::Oid,
     load: impl FnOnce() -> Option<Hypertable>,
 ) -> Option<Rc<Hypertable>> {
-    if let Some(hit) = with_entries(|e| e.by_relid.get(&relid).cloned()) {
-        return hit;
-    }
-    let loaded = load().map(Rc::new);
-    with_entries(|e| e.by_relid.insert(relid, loaded.clone()));
-    loaded
+    cached(|e| &mut e.by_relid, relid, || load().map(Rc::new))
 }
 
 /// The hypertable with catalog id `id` (or `None`), loaded by `load` on a miss.
@@ -62,32 +72,17 @@ pub fn hypertable_by_id(
     id: i32,
     load: impl FnOnce() -> Option<Hypertable>,
 ) -> Option<Rc<Hypertable>> {
-    if let Some(hit) = with_entries(|e| e.by_id.get(&id).cloned()) {
-        return hit;
-    }
-    let loaded = load().map(Rc::new);
-    with_entries(|e| e.by_id.insert(id, loaded.clone()));
-    loaded
+    cached(|e| &mut e.by_id, id, || load().map(Rc::new))
 }
 
 /// Every chunk of hypertable `id`, loaded by `load` on a miss.
 pub fn chunks(id: i32, load: impl FnOnce() -> Vec<Chunk>) -> Rc<Vec<Chunk>> {
-    if let Some(hit) = with_entries(|e| e.chunks.get(&id).cloned()) {
-        return hit;
-    }
-    let loaded = Rc::new(load());
-    with_entries(|e| e.chunks.insert(id, loaded.clone()));
-    loaded
+    cached(|e| &mut e.chunks, id, || Rc::new(load()))
 }
 
 /// Every data node, loaded by `load` on a miss.
 pub fn data_nodes(load: impl FnOnce() -> Vec<DataNode>) -> Rc<Vec<DataNode>> {
-    if let Some(hit) = with_entries(|e| e.data_nodes.clone()) {
-        return hit;
-    }
-    let loaded = Rc::new(load());
-    with_entries(|e| e.data_nodes = Some(loaded.clone()));
-    loaded
+    cached(|e| &mut e.data_nodes, (), || Rc::new(load()))
 }
 
 fn register_callbacks() {
