@@ -16,6 +16,7 @@ use crate::exec::runtime_values::RuntimeValues;
 use crate::guc;
 use crate::node;
 use crate::plan::ScanPlan;
+use crate::plan::order::order_by_clause;
 use crate::quote;
 use crate::remote::codec::{self, ColumnCodec, DatabaseEncoding};
 use crate::remote::stream::SharedStream;
@@ -100,15 +101,15 @@ struct ScanState {
     receive_buffer: pg_sys::StringInfo,
     row_memory: pg_sys::MemoryContext,
     query_memory: pg_sys::MemoryContext,
-    /// Every remote query, for a rescan and EXPLAIN.
+    /// Every data node's remote query (made at launch; for EXPLAIN too).
     queries: Vec<(String, String)>,
     /// Rows and time per data node, for EXPLAIN ANALYZE.
     stats: BTreeMap<String, (u64, std::time::Duration)>,
     started: std::time::Instant,
-    /// The data nodes aggregate: whole groups, or (partial) states (EXPLAIN says so).
-    grouped: Option<bool>,
     /// The data nodes sort; their streams are merged by these keys.
     merge: Vec<MergeKey>,
+    /// Memory for the decoded sort keys of each stream's head row, kept across rescans.
+    key_memory: Vec<pg_sys::MemoryContext>,
 }
 
 /// The remote query of each data node. With `probe`, each chunk is read from its first replica
@@ -119,11 +120,7 @@ fn plan_queries(
     plan: &ScanPlan,
     probe: bool,
 ) -> Vec<(String, String)> {
-    let available: Vec<String> = node::all()
-        .into_iter()
-        .filter(|n| n.available)
-        .map(|n| n.name)
-        .collect();
+    let available: Vec<String> = node::available_names();
     let select_list = match &plan.grouping {
         Some(grouping) => grouping.input_columns.join(", "),
         None => columns
@@ -191,11 +188,7 @@ fn plan_queries(
         ));
     }
     let Some(grouping) = &plan.grouping else {
-        let order_by: Vec<String> = plan.order.iter().map(|key| key.sql()).collect();
-        let mut tail = String::new();
-        if !order_by.is_empty() {
-            tail.push_str(&format!(" ORDER BY {}", order_by.join(", ")));
-        }
+        let mut tail = order_by_clause(&plan.order);
         if let Some(limit) = plan.limit {
             tail.push_str(&format!(" LIMIT {limit}"));
         }
@@ -261,7 +254,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         let query_memory = (*estate).es_query_cxt;
         let relation = (*node).ss.ss_currentRelation;
         let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-        let plan = crate::plan::from_private((*scan).fdw_private);
+        let plan: ScanPlan = crate::plan::from_private((*scan).fdw_private);
         let hypertable = hypertable::require(pg_sys::Oid::from(plan.relid));
         // A grouped scan has no relation: its rows are its scan tuple's (the grouped target).
         let mut columns = if relation.is_null() {
@@ -314,7 +307,6 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         let state = ScanState {
             merge,
             hypertable,
-            grouped: plan.grouping.as_ref().map(|g| g.partial),
             plan,
             runtime,
             columns,
@@ -329,6 +321,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
             queries,
             stats: BTreeMap::new(),
             started: std::time::Instant::now(),
+            key_memory: Vec::new(),
         };
         (*node).fdw_state = PgMemoryContexts::For(query_memory)
             .leak_and_drop_on_delete(state)
@@ -374,7 +367,19 @@ impl ScanState {
             }
         };
         let mut failure = None;
-        for ((name, session), result) in sessions.into_iter().zip(results) {
+        for (index, ((name, session), result)) in sessions.into_iter().zip(results).enumerate() {
+            if self.key_memory.len() <= index {
+                // SAFETY: a child of the query's memory, freed with it.
+                self.key_memory.push(unsafe {
+                    pg_sys::AllocSetContextCreateInternal(
+                        self.query_memory,
+                        c"hyperdist merge keys".as_ptr(),
+                        pg_sys::ALLOCSET_SMALL_MINSIZE as usize,
+                        pg_sys::ALLOCSET_SMALL_INITSIZE as usize,
+                        pg_sys::ALLOCSET_SMALL_MAXSIZE as usize,
+                    )
+                });
+            }
             match result {
                 Ok(stream) => self.streams.push(NodeStream {
                     stream: {
@@ -388,16 +393,7 @@ impl ScanState {
                     done: false,
                     head: None,
                     keys: Vec::new(),
-                    // SAFETY: a child of the query's memory, freed with it.
-                    key_memory: unsafe {
-                        pg_sys::AllocSetContextCreateInternal(
-                            self.query_memory,
-                            c"hyperdist merge keys".as_ptr(),
-                            pg_sys::ALLOCSET_SMALL_MINSIZE as usize,
-                            pg_sys::ALLOCSET_SMALL_INITSIZE as usize,
-                            pg_sys::ALLOCSET_SMALL_MAXSIZE as usize,
-                        )
-                    },
+                    key_memory: self.key_memory[index],
                 }),
                 Err(err) => {
                     failure.get_or_insert(RemoteError::from_postgres(&name, err));
@@ -435,11 +431,25 @@ impl ScanState {
                 self.next_poll = i + 1;
                 Some((i, item))
             }
-            Err(_interrupted) => {
-                self.streams.iter().for_each(|s| s.session.cancel());
-                runtime::raise_pending_interrupt();
-            }
+            Err(_interrupted) => self.interrupted(),
         }
+    }
+
+    /// A cancel or timeout came while waiting: the data nodes are told, then PostgreSQL raises it.
+    fn interrupted(&self) -> ! {
+        self.streams.iter().for_each(|s| s.session.cancel());
+        runtime::raise_pending_interrupt()
+    }
+
+    /// Stream `i` has sent everything, which must end with a whole row.
+    fn finish(&mut self, i: usize) {
+        if let Err(err) = self.streams[i].reader.check_complete() {
+            self.protocol_error(err.to_string());
+        }
+        let stream = &mut self.streams[i];
+        stream.done = true;
+        stream.head = None;
+        self.stats.entry(stream.name.clone()).or_default().1 += self.started.elapsed();
     }
 
     /// Makes stream `i`'s next row its head, with its sort keys decoded; or marks it done.
@@ -456,25 +466,17 @@ impl ScanState {
                 Ok(false) => stream.head = Some(fields),
                 Err(err) => self.protocol_error(err.to_string()),
             }
-            let stream = &mut self.streams[i];
-            let source = stream.stream.clone();
+            let source = self.streams[i].stream.clone();
             let item = match runtime::block_on(std::future::poll_fn(|cx| source.poll_next(cx))) {
                 Ok(item) => item,
-                Err(_interrupted) => {
-                    self.streams.iter().for_each(|s| s.session.cancel());
-                    runtime::raise_pending_interrupt();
-                }
+                Err(_interrupted) => self.interrupted(),
             };
+            let stream = &mut self.streams[i];
             match item {
                 Some(Ok(bytes)) => stream.reader.feed(&bytes),
                 Some(Err(err)) => RemoteError::from_postgres(&stream.name, err).raise(),
                 None => {
-                    if let Err(err) = stream.reader.check_complete() {
-                        self.protocol_error(err.to_string());
-                    }
-                    stream.done = true;
-                    stream.head = None;
-                    self.stats.entry(stream.name.clone()).or_default().1 += self.started.elapsed();
+                    self.finish(i);
                     return;
                 }
             }
@@ -584,13 +586,7 @@ impl ScanState {
                     self.current = Some(i);
                 }
                 Some(Err(err)) => RemoteError::from_postgres(&stream.name, err).raise(),
-                None => {
-                    if let Err(err) = stream.reader.check_complete() {
-                        self.protocol_error(err.to_string());
-                    }
-                    stream.done = true;
-                    self.stats.entry(stream.name.clone()).or_default().1 += self.started.elapsed();
-                }
+                None => self.finish(i),
             }
         }
     }
@@ -709,7 +705,7 @@ pub unsafe extern "C-unwind" fn explain(
     if state.queries.is_empty() {
         property("Data nodes".into(), "none (no chunk can match)".into());
     }
-    match state.grouped {
+    match state.plan.grouping.as_ref().map(|g| g.partial) {
         Some(false) => property(
             "Aggregation".into(),
             "on the data nodes (whole groups)".into(),
