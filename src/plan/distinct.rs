@@ -6,9 +6,8 @@
 
 use pgrx::{PgList, pg_sys};
 
-use crate::catalog::hypertable;
 use crate::plan::analyze::{self, deparse, shippable};
-use crate::plan::grouping::{Grouping, is_column, planned_assignment};
+use crate::plan::grouping::{Grouping, is_column, planned_assignment, request};
 use crate::plan::order;
 
 /// `GetForeignUpperPaths` for `UPPERREL_DISTINCT`.
@@ -21,25 +20,18 @@ pub unsafe fn distinct_paths(
     output_rel: *mut pg_sys::RelOptInfo,
 ) {
     unsafe {
-        if (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL {
-            return;
-        }
         let parse = (*root).parse;
-        if (*parse).hasTargetSRFs || (*parse).hasAggs || !(*parse).groupClause.is_null() {
+        if (*parse).hasAggs || !(*parse).groupClause.is_null() {
             return;
         }
-        let index = (*input_rel).relid;
-        let relid = (*(*(*root).simple_rte_array.add(index as usize))).relid;
-        let Some(hypertable) = hypertable::by_relid(relid) else {
-            return;
-        };
         let Some((plan, runtime_exprs)) = crate::ddl::with_qualified_names(|| {
-            let mut runtime_exprs = Vec::new();
-            let mut plan = analyze::plan(input_rel, relid, &hypertable, &mut runtime_exprs);
+            let request = request(root, input_rel, output_rel, std::ptr::null_mut())?;
+            let (index, relid) = (request.index, request.relid);
+            let mut plan = request.scan;
             // The distinct relation has no target of its own: its rows are the scan's.
             let target = (*input_rel).reltarget;
             let exprs = PgList::<pg_sys::Node>::from_pg((*target).exprs);
-            if !plan.all_shipped || !exprs.iter_ptr().all(|e| shippable(e, index)) {
+            if !exprs.iter_ptr().all(|e| shippable(e, index)) {
                 return None;
             }
             let distinct_exprs: Vec<*mut pg_sys::Node> =
@@ -49,7 +41,8 @@ pub unsafe fn distinct_paths(
                         pg_sys::get_sortgroupclause_expr(clause, (*root).processed_tlist).cast()
                     })
                     .collect();
-            let space_attno = hypertable
+            let space_attno = request
+                .hypertable
                 .space
                 .as_ref()
                 .and_then(|s| analyze::attnum_of(relid, &s.column));
@@ -71,7 +64,7 @@ pub unsafe fn distinct_paths(
                 key.attno = position as i16 + 1;
             }
             let grouping = Grouping {
-                input_columns: analyze::column_names(relid, plan.columns.as_ref()?),
+                input_columns: request.input_columns,
                 select_list: exprs.iter_ptr().map(|e| deparse(e, relid)).collect(),
                 group_by: Vec::new(),
                 having: None,
@@ -83,20 +76,17 @@ pub unsafe fn distinct_paths(
                     Vec::new()
                 }),
             };
-            if !grouping.groups_stay_whole(&planned_assignment(&hypertable, &plan)?) {
+            if !grouping.groups_stay_whole(&planned_assignment(&request.hypertable, &plan)?) {
                 return None;
             }
             plan.grouping = Some(grouping);
             plan.order = order;
-            Some((plan, runtime_exprs))
+            Some((plan, request.runtime_exprs))
         }) else {
             return;
         };
         let rows = (*output_rel).rows.max(1.0);
-        let exprs = runtime_exprs.iter().fold(std::ptr::null_mut(), |list, e| {
-            pg_sys::lappend(list, (*e).cast())
-        });
-        let private = pg_sys::lappend(super::to_private(&plan), exprs.cast());
+        let private = super::upper_private(&plan, &runtime_exprs);
         let pathkeys = if plan.order.is_empty() {
             std::ptr::null_mut()
         } else {

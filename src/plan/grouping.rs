@@ -19,7 +19,7 @@ use crate::catalog::hypertable::{self, Hypertable};
 use crate::node;
 use crate::plan::ScanPlan;
 use crate::plan::analyze::{self, deparse, shippable};
-use crate::plan::order::SortKey;
+use crate::plan::order::{SortKey, order_by_clause};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Grouping {
@@ -57,10 +57,7 @@ impl Grouping {
         if let Some(having) = &self.having {
             sql.push_str(&format!(" HAVING {having}"));
         }
-        if !order.is_empty() {
-            let keys: Vec<String> = order.iter().map(SortKey::sql).collect();
-            sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
-        }
+        sql.push_str(&order_by_clause(order));
         sql
     }
 
@@ -116,11 +113,7 @@ pub(super) fn planned_assignment(
     hypertable: &Hypertable,
     plan: &ScanPlan,
 ) -> Option<Vec<(Range, String)>> {
-    let available: Vec<String> = node::all()
-        .into_iter()
-        .filter(|n| n.available)
-        .map(|n| n.name)
-        .collect();
+    let available: Vec<String> = node::available_names();
     plan.chunks_to_read(hypertable)
         .into_iter()
         .map(|chunk| {
@@ -165,38 +158,25 @@ thread_local! {
 }
 
 /// What the planner gave us, read once.
-struct Request {
-    root: *mut pg_sys::PlannerInfo,
+pub(super) struct Request {
+    pub(super) root: *mut pg_sys::PlannerInfo,
     input_rel: *mut pg_sys::RelOptInfo,
     output_rel: *mut pg_sys::RelOptInfo,
     extra: *mut pg_sys::GroupPathExtraData,
-    index: u32,
-    relid: pg_sys::Oid,
-    hypertable: Hypertable,
+    pub(super) index: u32,
+    pub(super) relid: pg_sys::Oid,
+    pub(super) hypertable: Hypertable,
     group_exprs: Vec<*mut pg_sys::Node>,
     /// HAVING as one expression (the planner keeps an implicit-AND list).
     having: *mut pg_sys::Node,
     /// The scan below, with every clause shipped (some once evaluated at execution); its
     /// columns, quoted.
-    scan: ScanPlan,
-    runtime_exprs: Vec<*mut pg_sys::Node>,
-    input_columns: Vec<String>,
+    pub(super) scan: ScanPlan,
+    pub(super) runtime_exprs: Vec<*mut pg_sys::Node>,
+    pub(super) input_columns: Vec<String>,
 }
 
 impl Request {
-    /// A path's `fdw_private`: the plan, and the expressions its runtime comparisons evaluate.
-    unsafe fn private(&self, plan: &ScanPlan) -> *mut pg_sys::List {
-        unsafe {
-            let exprs = self
-                .runtime_exprs
-                .iter()
-                .fold(std::ptr::null_mut(), |list, e| {
-                    pg_sys::lappend(list, (*e).cast())
-                });
-            pg_sys::lappend(super::to_private(plan), exprs.cast())
-        }
-    }
-
     unsafe fn estimated_groups(&self) -> f64 {
         if self.group_exprs.is_empty() {
             return 1.0;
@@ -362,7 +342,7 @@ pub unsafe fn upper_paths(
                 10.0 + groups * 0.01,
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                request.private(&plan),
+                super::upper_private(&plan, &request.runtime_exprs),
             );
             pg_sys::add_path(output_rel, path.cast());
             return;
@@ -375,7 +355,7 @@ pub unsafe fn upper_paths(
     }
 }
 
-unsafe fn request(
+pub(super) unsafe fn request(
     root: *mut pg_sys::PlannerInfo,
     input_rel: *mut pg_sys::RelOptInfo,
     output_rel: *mut pg_sys::RelOptInfo,
@@ -468,7 +448,7 @@ unsafe fn add_finalized_path(
             10.0 + state_rows * 0.01,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
-            request.private(&plan),
+            super::upper_private(&plan, &request.runtime_exprs),
         );
         let having = request
             .extra

@@ -143,10 +143,10 @@ impl ScanPlan {
     }
 }
 
-/// The plan as a ForeignScan's (or ForeignPath's) `fdw_private`: JSON in a String node, so
-/// plans can be copied and cached.
-pub fn to_private(plan: &ScanPlan) -> *mut pg_sys::List {
-    let json = std::ffi::CString::new(serde_json::to_string(plan).expect("a scan plan serializes"))
+/// A planning value (a [`ScanPlan`], a path's sort keys) as `fdw_private`: JSON in a String
+/// node, so plans can be copied and cached.
+pub fn to_private<T: Serialize>(value: &T) -> *mut pg_sys::List {
+    let json = std::ffi::CString::new(serde_json::to_string(value).expect("plan data serializes"))
         .expect("JSON has no NUL");
     // SAFETY: palloc'd copies in the current memory context, as planner nodes are.
     unsafe {
@@ -157,21 +157,32 @@ pub fn to_private(plan: &ScanPlan) -> *mut pg_sys::List {
     }
 }
 
-/// The plan back from `fdw_private`.
+/// The value back from `fdw_private` (its default if there is none).
 ///
 /// # Safety
-/// `private` must be a list made by [`to_private`].
-pub unsafe fn from_private(private: *mut pg_sys::List) -> ScanPlan {
+/// `private` must be NULL or a list made by [`to_private`] (possibly with more items after).
+pub unsafe fn from_private<T: serde::de::DeserializeOwned + Default>(
+    private: *mut pg_sys::List,
+) -> T {
     unsafe {
         let list = pgrx::PgList::<pg_sys::Node>::from_pg(private);
-        let text = list
-            .get_ptr(0)
-            .map(|node| {
-                std::ffi::CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
-                    .to_string_lossy()
-                    .into_owned()
+        list.get_ptr(0)
+            .and_then(|node| {
+                let json = std::ffi::CStr::from_ptr((*node.cast::<pg_sys::String>()).sval);
+                serde_json::from_str(&json.to_string_lossy()).ok()
             })
-            .unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or_default()
+            .unwrap_or_default()
+    }
+}
+
+/// The `fdw_private` of a path of an upper relation: the plan, then the expressions its runtime
+/// comparisons evaluate (they become the ForeignScan's `fdw_exprs`, see `paths::get_plan`).
+pub fn upper_private(plan: &ScanPlan, runtime_exprs: &[*mut pg_sys::Node]) -> *mut pg_sys::List {
+    // SAFETY: lists of planner nodes, in the current memory context.
+    unsafe {
+        let exprs = runtime_exprs.iter().fold(std::ptr::null_mut(), |list, e| {
+            pg_sys::lappend(list, (*e).cast())
+        });
+        pg_sys::lappend(to_private(plan), exprs.cast())
     }
 }

@@ -37,7 +37,7 @@ pub unsafe fn plan(
         if (*scan).scan.scanrelid != result_relation {
             return false;
         }
-        let mut plan = crate::plan::from_private((*scan).fdw_private);
+        let mut plan: crate::plan::ScanPlan = crate::plan::from_private((*scan).fdw_private);
         if !plan.all_shipped || plan.grouping.is_some() {
             return false;
         }

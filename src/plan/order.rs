@@ -33,6 +33,15 @@ impl SortKey {
     }
 }
 
+/// ` ORDER BY ...` for these keys, or nothing.
+pub fn order_by_clause(keys: &[SortKey]) -> String {
+    if keys.is_empty() {
+        return String::new();
+    }
+    let keys: Vec<String> = keys.iter().map(SortKey::sql).collect();
+    format!(" ORDER BY {}", keys.join(", "))
+}
+
 /// The query's ORDER BY as sort keys on columns of `baserel`, if every key is one.
 ///
 /// # Safety

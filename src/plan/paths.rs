@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 
 use crate::catalog::hypertable;
 use crate::plan::analyze;
-use crate::plan::order::{self, SortKey};
+use crate::plan::order;
 
 /// Rows the planner assumes a hypertable has until statistics say otherwise.
 const DEFAULT_ROWS: f64 = 1000.0;
@@ -45,12 +45,7 @@ pub unsafe extern "C-unwind" fn get_paths(
         // Sorted by the data nodes and merged here: dearer than the plain scan, cheaper than
         // sorting its rows.
         if let Some(keys) = order::query_order(root, baserel, relid) {
-            let json = serde_json::to_string(&keys).expect("sort keys serialize");
-            let json = std::ffi::CString::new(json).expect("JSON has no NUL");
-            let private = pg_sys::lappend(
-                std::ptr::null_mut(),
-                pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())).cast(),
-            );
+            let private = crate::plan::to_private(&keys);
             let sorted = pg_sys::create_foreignscan_path(
                 root,
                 baserel,
@@ -65,19 +60,6 @@ pub unsafe extern "C-unwind" fn get_paths(
             );
             pg_sys::add_path(baserel, sorted.cast());
         }
-    }
-}
-
-/// The sort keys of a sorted path (see `get_paths`); empty for the plain one.
-unsafe fn path_order(path: *mut pg_sys::ForeignPath) -> Vec<SortKey> {
-    unsafe {
-        pgrx::PgList::<pg_sys::Node>::from_pg((*path).fdw_private)
-            .get_ptr(0)
-            .and_then(|node| {
-                let json = std::ffi::CStr::from_ptr((*node.cast::<pg_sys::String>()).sval);
-                serde_json::from_str(&json.to_string_lossy()).ok()
-            })
-            .unwrap_or_default()
     }
 }
 
@@ -100,7 +82,8 @@ pub unsafe extern "C-unwind" fn get_plan(
         let mut plan = crate::ddl::with_qualified_names(|| {
             analyze::plan(rel, relid, &hypertable, &mut runtime_exprs)
         });
-        plan.order = path_order(best_path);
+        // The sorted path carries its sort keys; the plain one nothing.
+        plan.order = crate::plan::from_private((*best_path).fdw_private);
         // A LIMIT applies per data node only if the rows it keeps are the ones the query keeps:
         // no clause left for the access node, and the order the query wants (or none).
         let ordered = !plan.order.is_empty() || (*(*root).parse).sortClause.is_null();
