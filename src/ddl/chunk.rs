@@ -292,11 +292,7 @@ fn place(hypertable: &Hypertable, time: i64, hash: i64) -> Vec<String> {
 /// would miss the new rows), which `timescaledb_information.chunks` then shows as fewer data
 /// nodes. A chunk with no available replica left cannot be written to.
 pub fn drop_unavailable_replicas(hypertable: &Hypertable, chunk: &mut Chunk) {
-    let available: Vec<String> = node::all()
-        .into_iter()
-        .filter(|n| n.available)
-        .map(|n| n.name)
-        .collect();
+    let available: Vec<String> = node::available_names();
     let (keep, stale): (Vec<String>, Vec<String>) = chunk
         .data_nodes
         .drain(..)

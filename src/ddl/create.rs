@@ -396,11 +396,7 @@ fn choose_data_nodes(requested: Option<&Vec<Option<String>>>) -> Vec<String> {
             }
             names
         }
-        None => node::all()
-            .into_iter()
-            .filter(|n| n.available)
-            .map(|n| n.name)
-            .collect(),
+        None => node::available_names(),
     };
     if nodes.is_empty() {
         Report::new(

@@ -119,7 +119,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
     let explain_only = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0;
     unsafe {
         let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-        let plan = crate::plan::from_private((*scan).fdw_private);
+        let plan: ScanPlan = crate::plan::from_private((*scan).fdw_private);
         let hypertable = hypertable::require(pg_sys::Oid::from(plan.relid));
         let statements = if explain_only {
             statements(&hypertable, &plan)

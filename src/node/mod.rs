@@ -123,8 +123,9 @@ pub fn find(name: &str) -> Option<DataNode> {
 
 /// The data node called `name`, which must exist.
 pub fn get(name: &str) -> DataNode {
-    if let Some(known) = all().into_iter().find(|n| n.name == name) {
-        return known;
+    let known = crate::catalog::cache::data_nodes(load_all);
+    if let Some(node) = known.iter().find(|n| n.name == name) {
+        return node.clone();
     }
     find(name).unwrap_or_else(|| {
         Report::new(
@@ -159,6 +160,15 @@ fn load_all() -> Vec<DataNode> {
             .collect()
     });
     spi(rows)
+}
+
+/// The names of the data nodes that are available (not marked `available => false`).
+pub fn available_names() -> Vec<String> {
+    crate::catalog::cache::data_nodes(load_all)
+        .iter()
+        .filter(|n| n.available)
+        .map(|n| n.name.clone())
+        .collect()
 }
 
 /// Rejects a NULL node name the way TimescaleDB does.
