@@ -68,6 +68,17 @@ CREATE TABLE _hyperdist_catalog.chunk_data_node (
 );
 CREATE INDEX chunk_data_node_node_name_idx ON _hyperdist_catalog.chunk_data_node (node_name);
 
+-- The indexes of each hypertable's table as its data nodes have them (the foreign table on the access
+-- node has none), read back from a data node after every change: DROP INDEX and ALTER TABLE ... DROP
+-- CONSTRAINT find them here.
+CREATE TABLE _hyperdist_catalog.hypertable_index (
+    hypertable_id integer NOT NULL REFERENCES _hyperdist_catalog.hypertable (id) ON DELETE CASCADE,
+    index_name name NOT NULL,
+    definition text NOT NULL,
+    constraint_name name,
+    PRIMARY KEY (hypertable_id, index_name)
+);
+
 -- Two-phase commit log (presumed abort): a row is written, in the local transaction, for every
 -- data node that prepared; its being committed is the decision to commit there too. The healer
 -- resolves prepared transactions by it and removes rows once resolved.

@@ -40,5 +40,6 @@ pub extern "C-unwind" fn _PG_init() {
     error::init();
     txn::init();
     plan::partial::init();
+    ddl::utility::init();
     txn::healer::register();
 }

@@ -14,6 +14,19 @@ pub struct TimeDimension {
     pub interval: i64,
 }
 
+impl TimeDimension {
+    /// The internal form of a datum of the time column (timestamp, date and integer datums are
+    /// passed by value).
+    pub fn internal(&self, datum: pg_sys::Datum) -> i64 {
+        let raw = match self.time_type {
+            TimeType::TimestampTz | TimeType::Timestamp | TimeType::BigInt => datum.value() as i64,
+            TimeType::Date | TimeType::Int => datum.value() as i32 as i64,
+            TimeType::SmallInt => datum.value() as i16 as i64,
+        };
+        self.time_type.to_internal(raw)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SpaceDimension {
     pub column: String,

@@ -183,13 +183,15 @@ pub fn find_or_create(hypertable: &Hypertable, time: i64, hash: i64) -> Chunk {
     chunk
 }
 
-/// What makes a chunk's table on a data node: a child of the hypertable's table there, with its
-/// columns, constraints and indexes.
+/// What makes a chunk's table on a data node: a child of the hypertable's table there (so later
+/// column and CHECK changes reach it by inheritance), with its indexes and privileges.
 pub fn table_ddl(hypertable: &Hypertable, qualified_name: &str) -> String {
     let parent = hypertable.qualified_name();
     format!(
-        "CREATE TABLE {qualified_name} (LIKE {parent} INCLUDING ALL); \
-         ALTER TABLE {qualified_name} INHERIT {parent}"
+        "CREATE TABLE {qualified_name} () INHERITS ({parent}); \
+         SELECT _hyperdist_internal.sync_chunks({}::regclass, {}::regclass)",
+        quote::literal(&parent),
+        quote::literal(qualified_name)
     )
 }
 

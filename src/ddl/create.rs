@@ -244,6 +244,10 @@ pub fn create(args: CreateArgs) -> Created {
             .unwrap_or_else(|e| e.raise());
     }
 
+    if let (Some(hypertable), Some(first)) = (crate::catalog::hypertable::by_id(id), nodes.first())
+    {
+        crate::ddl::utility::record_indexes(&hypertable, &node::get(first));
+    }
     replace_with_foreign_table(&table, &definition, has_rows);
     (id, table.schema, table.name, true)
 }

@@ -1,12 +1,15 @@
 //! Distributed hypertable DDL: creating one (`create`), the table definition the data nodes get
-//! (`definition`), chunk tables on data nodes (`chunk`) and their replicas (`replica`).
+//! (`definition`), chunk tables on data nodes (`chunk`) and their replicas (`replica`), DDL
+//! forwarding (`utility`) and what chunks copy from their parent on a data node (`inherited`).
 
 pub mod attach;
 pub mod chunk;
 pub mod create;
 pub mod definition;
 pub mod drop;
+pub mod inherited;
 pub mod replica;
+pub mod utility;
 
 use pgrx::pg_sys;
 

@@ -49,7 +49,7 @@ impl RuntimeValues {
             // SAFETY: the state's expression is the one that produced `value`.
             let type_oid = unsafe { pg_sys::exprType((*state).expr.cast()) };
             if comparison.time {
-                plan.narrow_time(&comparison.op, analyze::internal_time(value, hypertable));
+                plan.narrow_time(&comparison.op, hypertable.time.internal(value));
             }
             if comparison.space && comparison.op == "=" {
                 // SAFETY: `value` is a datum of `type_oid`.

@@ -15,7 +15,6 @@ use futures_util::SinkExt;
 use futures_util::future::join_all;
 use hyperdist_core::copy_binary::CopyWriter;
 use hyperdist_core::partition;
-use hyperdist_core::time::TimeType;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode, pg_sys};
 
 use crate::catalog::hypertable::{self, Hypertable};
@@ -141,7 +140,7 @@ impl InsertState {
             )
             .raise();
         }
-        let time = internal_time(self.hypertable.time.time_type, values[time_column.index]);
+        let time = self.hypertable.time.internal(values[time_column.index]);
 
         let mut hash = 0;
         let columns = &mut self.columns;
@@ -296,14 +295,4 @@ impl InsertState {
             RemoteError::from_postgres(&name, err).raise();
         }
     }
-}
-
-/// The internal (bigint) form of a time column's datum.
-fn internal_time(time_type: TimeType, value: pg_sys::Datum) -> i64 {
-    let raw = match time_type {
-        TimeType::TimestampTz | TimeType::Timestamp | TimeType::BigInt => value.value() as i64,
-        TimeType::Date | TimeType::Int => value.value() as i32 as i64,
-        TimeType::SmallInt => value.value() as i16 as i64,
-    };
-    time_type.to_internal(raw)
 }

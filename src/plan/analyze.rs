@@ -346,18 +346,6 @@ pub fn attnum_of(relid: pg_sys::Oid, name: &str) -> Option<i16> {
     (attno > 0).then_some(attno)
 }
 
-/// The internal form of a time value (timestamp, date and integer datums are passed by value).
-pub fn internal_time(datum: pg_sys::Datum, hypertable: &Hypertable) -> i64 {
-    use hyperdist_core::time::TimeType::*;
-    let time_type = hypertable.time.time_type;
-    let raw = match time_type {
-        TimestampTz | Timestamp | BigInt => datum.value() as i64,
-        Date | Int => datum.value() as i32 as i64,
-        SmallInt => datum.value() as i16 as i64,
-    };
-    time_type.to_internal(raw)
-}
-
 /// Analyses the scan of `hypertable` (relation `relid`). Expressions whose values bound the time
 /// only at execution are appended to `runtime_exprs` (they become the plan's `fdw_exprs`).
 ///
@@ -421,7 +409,7 @@ pub unsafe fn plan(
                     .filter(|c| !(**c).constisnull);
                 match constant {
                     Some(constant) if Some(attno) == time_attno => {
-                        plan.narrow_time(&op, internal_time((*constant).constvalue, hypertable));
+                        plan.narrow_time(&op, hypertable.time.internal((*constant).constvalue));
                     }
                     Some(constant) if Some(attno) == space_attno && op == "=" => {
                         plan.narrow_space(vec![space_hash(
