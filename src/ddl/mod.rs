@@ -6,9 +6,11 @@ pub mod attach;
 pub mod chunk;
 pub mod create;
 pub mod definition;
+pub mod distributed_exec;
 pub mod drop;
 pub mod inherited;
 pub mod replica;
+pub mod retention;
 pub mod utility;
 
 use pgrx::pg_sys;
