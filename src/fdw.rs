@@ -48,6 +48,7 @@ mod _hyperdist_internal {
         routine.EndForeignScan = Some(scan::end);
         routine.ExplainForeignScan = Some(scan::explain);
         routine.ExecForeignTruncate = Some(crate::ddl::drop::truncate);
+        routine.AnalyzeForeignTable = Some(crate::exec::sample::analyze_foreign_table);
         // Only direct modification is supported; PostgreSQL requires these to call UPDATE
         // and DELETE possible at all, and they are reached only if planning let a row-by-row
         // statement through, which it does not.

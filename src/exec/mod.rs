@@ -2,4 +2,5 @@
 
 pub mod modify;
 pub mod runtime_values;
+pub mod sample;
 pub mod scan;

@@ -12,13 +12,31 @@ use crate::plan::order;
 /// Rows the planner assumes a hypertable has until statistics say otherwise.
 const DEFAULT_ROWS: f64 = 1000.0;
 
+/// Once `ANALYZE` has gathered statistics from the data nodes (`exec::sample`), the scan's rows
+/// are the hypertable's row count times the selectivity PostgreSQL estimates for its conditions
+/// from those statistics; before, a fixed guess.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_rel_size(
-    _root: *mut pg_sys::PlannerInfo,
+    root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     _relid: pg_sys::Oid,
 ) {
-    unsafe { (*baserel).rows = DEFAULT_ROWS };
+    // SAFETY: the planner's structures for this relation.
+    unsafe {
+        let tuples = (*baserel).tuples;
+        (*baserel).rows = if tuples >= 0.0 && (*baserel).pages > 0 {
+            let selectivity = pg_sys::clauselist_selectivity(
+                root,
+                (*baserel).baserestrictinfo,
+                (*baserel).relid as i32,
+                pg_sys::JoinType::JOIN_INNER,
+                std::ptr::null_mut(),
+            );
+            pg_sys::clamp_row_est(tuples * selectivity)
+        } else {
+            DEFAULT_ROWS
+        };
+    }
 }
 
 #[pg_guard]

@@ -447,3 +447,67 @@ fn owner_and_privileges_reach_chunks() {
     let err = db_error(as_reader(&mut an, "SELECT count(host) FROM m"));
     assert_eq!(err.code().code(), "42501", "{err:?}");
 }
+
+/// The planner's row estimate for `query`, from EXPLAIN.
+fn estimated_rows(an: &mut Client, query: &str) -> f64 {
+    let plan = an
+        .simple_query(&format!("EXPLAIN (FORMAT JSON) {query}"))
+        .unwrap()
+        .into_iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap();
+    // The top plan node's estimate comes first.
+    let at = plan.find("\"Plan Rows\": ").unwrap() + "\"Plan Rows\": ".len();
+    let digits: String = plan[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().unwrap()
+}
+
+#[test]
+fn analyze_gives_the_planner_estimates_from_the_data_nodes() {
+    let cluster = Cluster::start(3);
+    let mut an = cluster.distributed_database(DB, "dn", 3);
+    an.batch_execute(
+        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
+         SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
+         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '8 seconds',
+                              'h' || (i % 40) * (i % 3), i % 1000
+                         FROM generate_series(0, 99999) i;",
+    )
+    .unwrap();
+    let queries = [
+        "SELECT * FROM m",
+        "SELECT * FROM m WHERE v < 100",
+        "SELECT * FROM m WHERE v BETWEEN 200 AND 700",
+        "SELECT * FROM m WHERE host = 'h0'",
+        "SELECT * FROM m WHERE host = 'h26'",
+        "SELECT * FROM m WHERE time >= '2024-01-09'",
+        "SELECT * FROM m WHERE v < 500 AND time < '2024-01-03'",
+    ];
+    let before = estimated_rows(&mut an, queries[0]);
+    an.batch_execute("ANALYZE m").unwrap();
+    for query in queries {
+        let estimate = estimated_rows(&mut an, query);
+        let actual = count(&mut an, &format!("SELECT count(*) FROM ({query}) q")) as f64;
+        assert!(
+            estimate <= 2.0 * actual && actual <= 2.0 * estimate,
+            "{query}: estimated {estimate}, actual {actual}"
+        );
+    }
+    assert!(before < 100_000.0 / 2.0, "unanalyzed guess {before}");
+    // The data nodes analyzed their chunks too.
+    for dn in cluster.data_nodes() {
+        assert!(
+            count(
+                &mut dn.connect_to(DB),
+                "SELECT count(*) FROM pg_class WHERE relnamespace = '_hyperdist_internal'::regnamespace
+                   AND relkind = 'r' AND reltuples < 0"
+            ) == 0
+        );
+    }
+}
