@@ -89,6 +89,33 @@ CREATE TABLE _hyperdist_catalog.remote_txn (
 );
 CREATE INDEX remote_txn_node_name_idx ON _hyperdist_catalog.remote_txn (node_name);
 
+-- pg_dump of the access node keeps hyperdist's metadata: the rows of the catalog tables (and the
+-- sequences of their ids) are dumped with the database, so a restored access node knows its data
+-- nodes' hypertables, chunks and pending two-phase decisions.
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.metadata', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.hypertable', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.hypertable_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.dimension', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.dimension_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.hypertable_data_node', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.chunk', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.chunk_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.chunk_data_node', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.hypertable_index', '');
+SELECT pg_catalog.pg_extension_config_dump('_hyperdist_catalog.remote_txn', '');
+
+-- A restore brings back the database's identity: the dumped uuid replaces the one CREATE EXTENSION
+-- made (the data nodes know the access node by it).
+CREATE FUNCTION _hyperdist_internal.metadata_replace() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    DELETE FROM _hyperdist_catalog.metadata WHERE key = NEW.key;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER replace_existing BEFORE INSERT ON _hyperdist_catalog.metadata
+    FOR EACH ROW EXECUTE FUNCTION _hyperdist_internal.metadata_replace();
+
 GRANT USAGE ON SCHEMA _hyperdist_catalog TO PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA _hyperdist_catalog TO PUBLIC;
 GRANT USAGE ON SCHEMA _hyperdist_internal TO PUBLIC;

@@ -7,6 +7,7 @@
 //! ```
 
 mod cluster;
+pub mod corpus;
 mod os;
 mod server;
 

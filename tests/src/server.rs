@@ -230,6 +230,23 @@ impl Server {
         )
     }
 
+    /// Runs one of PostgreSQL's client programs (`pg_dump`, `pg_restore`, ...) against this server,
+    /// as the server user; returns what it printed, or an error with its output.
+    pub fn run_tool(&self, program: &str, args: &[&str]) -> Result<String, String> {
+        os::run(
+            os::server_command(&os::pg_program(program))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .args(args),
+        )
+    }
+
     /// What a person types to reach this server.
     pub fn psql_command(&self) -> String {
         format!(
