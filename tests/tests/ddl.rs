@@ -387,6 +387,30 @@ fn failed_or_refused_ddl_changes_no_node() {
     an.batch_execute("SELECT alter_data_node('dn2', available => true)")
         .unwrap();
     assert_eq!(access_node_shape(&mut an, "m"), before);
+
+    // DROP TABLE with a dependent view: refused; with CASCADE, both go, on every node.
+    an.batch_execute("CREATE VIEW recent AS SELECT * FROM m WHERE v > 50")
+        .unwrap();
+    let err = db_error(an.batch_execute("DROP TABLE m"));
+    assert_eq!(err.code().code(), "2BP01", "{err:?}");
+    assert_same_schema(&cluster, &mut an, "m", "refused DROP");
+    an.batch_execute("DROP TABLE m CASCADE").unwrap();
+    assert_eq!(
+        count(
+            &mut an,
+            "SELECT count(*) FROM pg_class WHERE relname IN ('m', 'recent')"
+        ),
+        0
+    );
+    for dn in cluster.data_nodes() {
+        assert_eq!(
+            count(
+                &mut dn.connect_to(DB),
+                "SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', '_hyperdist_internal')"
+            ),
+            0
+        );
+    }
 }
 
 #[test]
