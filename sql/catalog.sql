@@ -76,6 +76,8 @@ CREATE TABLE _hyperdist_catalog.hypertable_index (
     index_name name NOT NULL,
     definition text NOT NULL,
     constraint_name name,
+    -- The key columns of a plain index (not partial, no expressions), else NULL.
+    key_columns name[],
     PRIMARY KEY (hypertable_id, index_name)
 );
 

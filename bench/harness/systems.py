@@ -178,11 +178,13 @@ class Hyperdist(System):
         self.session.query(f"DROP FOREIGN TABLE {table}")
 
     def analyze(self, table):
-        # The rows live in chunk tables on the data nodes, in the access node's database name.
+        # The rows live in chunk tables on the data nodes, in the access node's database name;
+        # ANALYZE on the access node then samples them for the planner's statistics.
         for node in self.cluster.data_nodes:
             connection = self.cluster.connect(node)
             connection.query("VACUUM ANALYZE")
             connection.close()
+        self.session.query(f"ANALYZE {table}")
 
 
 SYSTEMS = [Local, FdwShard, Hyperdist]

@@ -208,8 +208,11 @@ mod _hyperdist_internal {
         }
     }
 
-    /// The indexes of a hypertable's table on this data node: name, definition and the
-    /// constraint each backs (what the access node records).
+    /// The indexes of a hypertable's table on this data node: name, definition, the constraint
+    /// each backs, and its key columns when it is a plain (not partial, not expression) index:
+    /// what the access node records.
+    // pgrx reads the row type from the signature itself: it cannot be a type alias.
+    #[allow(clippy::type_complexity)]
     #[pg_extern(stable)]
     fn table_indexes(
         parent: pg_sys::Oid,
@@ -219,6 +222,7 @@ mod _hyperdist_internal {
             name!(index_name, String),
             name!(definition, String),
             name!(constraint_name, Option<String>),
+            name!(key_columns, Option<Vec<String>>),
         ),
     > {
         let rows = Spi::connect(|client| {
@@ -226,7 +230,13 @@ mod _hyperdist_internal {
                 .select(
                     "SELECT c.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid),
                             (SELECT conname::text FROM pg_catalog.pg_constraint
-                              WHERE conindid = i.indexrelid AND conrelid = i.indrelid)
+                              WHERE conindid = i.indexrelid AND conrelid = i.indrelid),
+                            CASE WHEN i.indpred IS NULL AND i.indexprs IS NULL THEN
+                                ARRAY(SELECT a.attname::text
+                                        FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, n)
+                                        JOIN pg_catalog.pg_attribute a
+                                          ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                                       ORDER BY k.n) END
                        FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
                       WHERE i.indrelid = $1 ORDER BY c.relname",
                     None,
@@ -237,6 +247,7 @@ mod _hyperdist_internal {
                         row.get::<String>(1)?.unwrap_or_default(),
                         row.get::<String>(2)?.unwrap_or_default(),
                         row.get::<String>(3)?,
+                        row.get::<Vec<String>>(4)?,
                     ))
                 })
                 .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()

@@ -308,7 +308,7 @@ impl Forward {
 pub fn record_indexes(hypertable: &Hypertable, node: &DataNode) {
     let rows = txn::session(node, Access::Read)
         .query(
-            "SELECT index_name, definition, constraint_name
+            "SELECT index_name, definition, constraint_name, key_columns
                FROM _hyperdist_internal.table_indexes($1::text::regclass)",
             &[&hypertable.qualified_name()],
         )
@@ -318,16 +318,22 @@ pub fn record_indexes(hypertable: &Hypertable, node: &DataNode) {
         &[hypertable.id.into()],
     ));
     for row in rows {
-        let (name, definition, constraint): (String, String, Option<String>) =
-            (row.get(0), row.get(1), row.get(2));
+        let (name, definition, constraint, columns): (
+            String,
+            String,
+            Option<String>,
+            Option<Vec<String>>,
+        ) = (row.get(0), row.get(1), row.get(2), row.get(3));
         spi(Spi::run_with_args(
             "INSERT INTO _hyperdist_catalog.hypertable_index
-                 (hypertable_id, index_name, definition, constraint_name) VALUES ($1, $2, $3, $4)",
+                 (hypertable_id, index_name, definition, constraint_name, key_columns)
+             VALUES ($1, $2, $3, $4, $5::name[])",
             &[
                 hypertable.id.into(),
                 name.into(),
                 definition.into(),
                 constraint.into(),
+                columns.into(),
             ],
         ));
     }

@@ -2,13 +2,19 @@
 //! space column, rows that are alike live on one data node (as long as each space slice is read
 //! from one node), so each node can remove its own duplicates. With the query's ORDER BY made of
 //! columns, each node sorts too and the executor merges: `SELECT DISTINCT ON (hostname) * ... ORDER
-//! BY hostname, time DESC` (the last point of each series) moves one row per series.
+//! BY hostname, time DESC` (the last point of each series) moves one row per series, and when an
+//! index starts with (hostname, time) each node finds those rows with one index probe per series
+//! instead of sorting all its rows.
 
+use pgrx::prelude::*;
 use pgrx::{PgList, pg_sys};
+
+use crate::catalog::hypertable::Hypertable;
+use crate::quote;
 
 use crate::plan::analyze::{self, deparse, shippable};
 use crate::plan::grouping::{Grouping, is_column, planned_assignment, request};
-use crate::plan::order;
+use crate::plan::order::{self, SortKey};
 
 /// `GetForeignUpperPaths` for `UPPERREL_DISTINCT`.
 ///
@@ -56,6 +62,11 @@ pub unsafe fn distinct_paths(
             // Each node sorts by the query's ORDER BY, which the merge keeps; the keys name
             // positions in this scan's rows, which are the target's.
             let mut order = order::column_order((*root).sort_pathkeys, input_rel, relid)?;
+            let series_walk = if (*parse).hasDistinctOn && distinct_exprs.len() == 1 {
+                series_walk(&request.hypertable, &order)
+            } else {
+                None
+            };
             for key in &mut order {
                 let position = exprs.iter_ptr().position(|e| {
                     (*e).type_ == pg_sys::NodeTag::T_Var
@@ -75,6 +86,7 @@ pub unsafe fn distinct_paths(
                 } else {
                     Vec::new()
                 }),
+                series_walk,
             };
             if !grouping.groups_stay_whole(&planned_assignment(&request.hypertable, &plan)?) {
                 return None;
@@ -105,4 +117,24 @@ pub unsafe fn distinct_paths(
         );
         pg_sys::add_path(output_rel, path.cast());
     }
+}
+
+/// The space column (quoted), when `DISTINCT ON (space column) ... ORDER BY space column, key, ...`
+/// can walk an index of the data nodes that starts with the space column and `key`.
+fn series_walk(hypertable: &Hypertable, order: &[SortKey]) -> Option<String> {
+    let space = quote::ident(&hypertable.space.as_ref()?.column);
+    let [first, next, ..] = order else {
+        return None;
+    };
+    if first.column != space {
+        return None;
+    }
+    let indexed = crate::catalog::spi(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM _hyperdist_catalog.hypertable_index
+                         WHERE hypertable_id = $1
+                           AND quote_ident(key_columns[1]) = $2 AND quote_ident(key_columns[2]) = $3)",
+        &[hypertable.id.into(), space.as_str().into(), next.column.as_str().into()],
+    ))
+    .unwrap_or(false);
+    indexed.then_some(space)
 }

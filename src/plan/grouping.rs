@@ -36,11 +36,18 @@ pub struct Grouping {
     pub partial: bool,
     /// `SELECT DISTINCT` (an empty list) or `SELECT DISTINCT ON (...)` instead of GROUP BY.
     pub distinct: Option<Vec<String>>,
+    /// `DISTINCT ON (space column)` answered by walking an index that starts with the space
+    /// column (this quoted name) and the next ORDER BY key: one index probe per series instead
+    /// of sorting every row (see [`Grouping::series_walk`]).
+    pub series_walk: Option<String>,
 }
 
 impl Grouping {
     /// The query a data node runs over its chunks (`inputs`: one `SELECT` per chunk).
     pub fn remote_query(&self, inputs: &[String], order: &[SortKey]) -> String {
+        if let (Some(series), [_, within @ ..]) = (&self.series_walk, order) {
+            return self.series_walk(series, inputs, within, order);
+        }
         let distinct = match &self.distinct {
             None => String::new(),
             Some(on) if on.is_empty() => "DISTINCT ".to_string(),
@@ -59,6 +66,39 @@ impl Grouping {
         }
         sql.push_str(&order_by_clause(order));
         sql
+    }
+
+    /// The first row of each series (value of the space column `series`) in the order `within`,
+    /// found with an index on (series, first key of `within`): a recursive query steps from one
+    /// series value to the next (`LIMIT 1` above the current one), and for each takes its first
+    /// row (`ORDER BY within LIMIT 1`); NULL is a series of its own. The chunks are a
+    /// non-materialized CTE, so each step is a merge of index scans over them.
+    fn series_walk(
+        &self,
+        series: &str,
+        inputs: &[String],
+        within: &[SortKey],
+        order: &[SortKey],
+    ) -> String {
+        let first_row = order_by_clause(within);
+        let select_list = self.select_list.join(", ");
+        format!(
+            "WITH RECURSIVE t AS NOT MATERIALIZED ({chunks}), \
+             series (hyperdist_series) AS (\
+               (SELECT {series} FROM t WHERE {series} IS NOT NULL ORDER BY {series} LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT {series} FROM t WHERE {series} > series.hyperdist_series \
+                        ORDER BY {series} LIMIT 1) \
+                 FROM series WHERE series.hyperdist_series IS NOT NULL) \
+             SELECT {select_list} FROM series CROSS JOIN LATERAL \
+               (SELECT * FROM t WHERE {series} = series.hyperdist_series{first_row} LIMIT 1) t \
+              WHERE series.hyperdist_series IS NOT NULL \
+             UNION ALL \
+             SELECT {select_list} FROM (SELECT * FROM t WHERE {series} IS NULL{first_row} LIMIT 1) t\
+             {}",
+            order_by_clause(order),
+            chunks = inputs.join(" UNION ALL "),
+        )
     }
 
     /// Whether data nodes reading these chunks (space slice, node) return what the access node
@@ -224,6 +264,7 @@ impl Request {
                     .any(|e| is_column(*e, self.index, space_attno)),
                 partial: false,
                 distinct: None,
+                series_walk: None,
             };
             if !grouping.groups_stay_whole(&planned_assignment(&self.hypertable, &self.scan)?) {
                 return None;
@@ -307,6 +348,7 @@ impl Request {
                 by_space: false,
                 partial: true,
                 distinct: None,
+                series_walk: None,
             });
             Some((plan, partial_target))
         }

@@ -145,6 +145,9 @@ pub const CORPUS: &[&str] = &[
     "SELECT DISTINCT location FROM {t} ORDER BY 1",
     "SELECT DISTINCT ON (location) location, time, temperature FROM {t} ORDER BY location, time DESC",
     "SELECT DISTINCT ON (location) * FROM {t} WHERE time < '2024-03-03' ORDER BY location, time DESC",
+    "SELECT DISTINCT ON (location) location, time, humidity FROM {t}
+      WHERE humidity > 20 AND time >= '2024-03-02' ORDER BY location DESC, time",
+    "SELECT DISTINCT ON (location) location, reading, time FROM {t} ORDER BY location, reading DESC, time",
     "SELECT DISTINCT ON (location, flag) location, flag, reading FROM {t} ORDER BY location, flag, time",
     "SELECT DISTINCT location, flag FROM {t} WHERE reading < 50 ORDER BY 1, 2",
     "SELECT DISTINCT ON (note) note, time FROM {t} ORDER BY note, time",

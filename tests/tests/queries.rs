@@ -192,17 +192,28 @@ fn explain_shows_what_is_pushed_down() {
         "{plan}"
     );
 
-    // The last point of each series: each node keeps one row per location, sorted; merged here.
+    // The last point of each series: each node finds one row per location by walking the
+    // (location, time DESC) index, sorted; merged here.
     let plan = plan_text(
         &mut an,
         "SELECT DISTINCT ON (location) * FROM conditions ORDER BY location, time DESC",
     );
     assert!(!plan.contains("Unique") && !plan.contains("Sort"), "{plan}");
     assert!(
+        remote_sql(&plan).iter().all(|s| s.contains("WITH RECURSIVE")
+            && s.contains("\"time\" DESC NULLS FIRST LIMIT 1")
+            && s.ends_with("ORDER BY location NULLS LAST, \"time\" DESC NULLS FIRST) TO STDOUT (FORMAT binary)")),
+        "{plan}"
+    );
+    // Without an index on (location, reading), each node sorts.
+    let plan = plan_text(
+        &mut an,
+        "SELECT DISTINCT ON (location) location, reading FROM conditions ORDER BY location, reading",
+    );
+    assert!(
         remote_sql(&plan)
             .iter()
-            .all(|s| s.contains("SELECT DISTINCT ON (location)")
-                && s.contains("ORDER BY location NULLS LAST, \"time\" DESC NULLS FIRST")),
+            .all(|s| s.contains("SELECT DISTINCT ON (location)") && !s.contains("RECURSIVE")),
         "{plan}"
     );
 
