@@ -28,6 +28,21 @@ impl Chunk {
     pub fn contains(&self, time: i64, hash: i64) -> bool {
         self.time.contains(time) && self.space.contains(hash)
     }
+
+    /// The error of a read that needs this chunk when none of its replicas is available.
+    pub fn no_available_replica(&self) -> ! {
+        let node = self.data_nodes.first().cloned().unwrap_or_default();
+        Report::new(
+            pgrx::PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+            format!("data node \"{node}\" is not available"),
+        )
+        .detail(format!(
+            "Chunk {} has no replica on an available data node.",
+            self.qualified_name
+        ))
+        .hint("Mark the data node available again with alter_data_node(..., available => true).")
+        .raise()
+    }
 }
 
 const CHUNK_COLUMNS: &str = "c.schema_name::text, c.table_name::text, c.time_start, c.time_end,

@@ -7,12 +7,11 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 
+use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{PgSqlErrorCode, pg_sys};
 
 use crate::catalog::hypertable::{self, Hypertable};
 use crate::ddl::chunk;
-use crate::error::Report;
 use crate::node;
 use crate::quote;
 use crate::txn::{self, Access};
@@ -38,21 +37,7 @@ fn chunks_by_node(hypertable: &Hypertable) -> BTreeMap<String, Vec<String>> {
     let mut by_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for chunk in chunk::all(hypertable).iter() {
         let Some(reader) = chunk.data_nodes.iter().find(|n| available.contains(n)) else {
-            Report::new(
-                PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
-                format!(
-                    "data node \"{}\" is not available",
-                    chunk.data_nodes.first().cloned().unwrap_or_default()
-                ),
-            )
-            .detail(format!(
-                "Chunk {} has no replica on an available data node.",
-                chunk.qualified_name
-            ))
-            .hint(
-                "Mark the data node available again with alter_data_node(..., available => true).",
-            )
-            .raise();
+            chunk.no_available_replica()
         };
         by_node
             .entry(reader.clone())

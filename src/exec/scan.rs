@@ -145,19 +145,7 @@ fn plan_queries(
             .filter(|n| available.contains(n))
             .collect();
         if candidates.is_empty() {
-            let node = chunk.data_nodes.first().cloned().unwrap_or_default();
-            Report::new(
-                PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
-                format!("data node \"{node}\" is not available"),
-            )
-            .detail(format!(
-                "Chunk {} has no replica on an available data node.",
-                chunk.qualified_name
-            ))
-            .hint(
-                "Mark the data node available again with alter_data_node(..., available => true).",
-            )
-            .raise();
+            chunk.no_available_replica();
         }
         let mut chosen = None;
         for name in &candidates {

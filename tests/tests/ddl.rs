@@ -160,6 +160,11 @@ fn ddl_reaches_every_data_node_old_and_new_chunks() {
             "SELECT 1; ALTER FOREIGN TABLE {table} ADD COLUMN extra int, ADD COLUMN gone int; SELECT 2"
         ),
         format!("ALTER TABLE {table} DROP COLUMN gone"),
+        format!("ALTER TABLE {table} ALTER COLUMN remark SET NOT NULL"),
+        format!(
+            "ALTER TABLE {table} ALTER COLUMN remark DROP NOT NULL, ALTER COLUMN humidity SET DEFAULT 0"
+        ),
+        format!("ALTER TABLE {table} ALTER COLUMN humidity DROP DEFAULT"),
         format!("COMMENT ON TABLE {table} IS 'sensor readings'"),
         format!(r#"COMMENT ON COLUMN {table}."Temp C" IS 'degrees'"#),
     ];
