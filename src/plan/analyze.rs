@@ -19,7 +19,7 @@ thread_local! {
     static OWN_FUNCTIONS: std::cell::OnceCell<Vec<u32>> = const { std::cell::OnceCell::new() };
 }
 
-fn own_function(funcid: pg_sys::Oid) -> bool {
+pub fn own_function(funcid: pg_sys::Oid) -> bool {
     OWN_FUNCTIONS.with(|own| {
         own.get_or_init(|| {
             let oids = pgrx::Spi::connect(|client| {

@@ -515,5 +515,23 @@ unsafe fn add_finalized_path(
             groups,
         );
         pg_sys::add_path(request.output_rel, finalize.cast());
+        let grouped = super::time_ordered::Grouped {
+            root,
+            hypertable: &request.hypertable,
+            relid: request.relid,
+            index: request.index,
+            group_exprs: &request.group_exprs,
+            plan: &plan,
+            runtime_exprs: &request.runtime_exprs,
+        };
+        super::time_ordered::add_path(
+            &grouped,
+            request.output_rel,
+            states_rel,
+            partial_target,
+            having,
+            &costs,
+            groups,
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod modify;
 pub mod order;
 pub mod partial;
 pub mod paths;
+pub mod time_ordered;
 
 use hyperdist_core::partition::Range;
 use pgrx::pg_sys;

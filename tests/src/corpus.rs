@@ -148,6 +148,15 @@ pub const CORPUS: &[&str] = &[
     "SELECT DISTINCT ON (location) location, time, humidity FROM {t}
       WHERE humidity > 20 AND time >= '2024-03-02' ORDER BY location DESC, time",
     "SELECT DISTINCT ON (location) location, reading, time FROM {t} ORDER BY location, reading DESC, time",
+    // Grouped by time, ordered and limited: read one time slice after another.
+    "SELECT time_bucket('1 hour', time) AS h, max(temperature), count(*) FROM {t} GROUP BY h ORDER BY h DESC LIMIT 5",
+    "SELECT time_bucket('30 minutes', time) AS h, avg(reading), min(note) FROM {t}
+      WHERE time < '2024-03-04 07:00' GROUP BY h ORDER BY h LIMIT 7",
+    "SELECT time_bucket('1 hour', time) AS h, sum(price) FROM {t} GROUP BY h ORDER BY h DESC LIMIT 3 OFFSET 30",
+    "SELECT time_bucket('7 hours', time) AS h, sum(reading) FROM {t} GROUP BY h ORDER BY h DESC LIMIT 3",
+    "SELECT time, max(reading) FROM {t} GROUP BY time ORDER BY time DESC LIMIT 4",
+    "SELECT time_bucket('1 hour', time) AS h, count(*) FROM {t} GROUP BY h HAVING max(reading) > 498
+      ORDER BY h DESC LIMIT 3",
     "SELECT DISTINCT ON (location, flag) location, flag, reading FROM {t} ORDER BY location, flag, time",
     "SELECT DISTINCT location, flag FROM {t} WHERE reading < 50 ORDER BY 1, 2",
     "SELECT DISTINCT ON (note) note, time FROM {t} ORDER BY note, time",

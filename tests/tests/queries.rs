@@ -217,6 +217,30 @@ fn explain_shows_what_is_pushed_down() {
         "{plan}"
     );
 
+    // Grouped by hour, newest first, limited: time slices are read one after another and the
+    // LIMIT stops before the older ones start.
+    let plan = an
+        .query(
+            "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF)
+             SELECT time_bucket('1 hour', time) AS h, max(temperature) FROM conditions
+              GROUP BY h ORDER BY h DESC LIMIT 5",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        plan.contains("Finalize GroupAggregate")
+            && plan.contains("Append")
+            && !plan.contains("Sort"),
+        "{plan}"
+    );
+    // Limit, Finalize, Append and the newest slice's scan ran; the older slices' did not.
+    assert_eq!(plan.matches("(actual rows=").count(), 4, "{plan}");
+    assert!(plan.matches("(never executed)").count() >= 4, "{plan}");
+
     // random() never ships: the rows come back and the access node filters and aggregates.
     let plan = plan_text(
         &mut an,
