@@ -273,12 +273,19 @@ unsafe fn return_names(fcinfo: pg_sys::FunctionCallInfo, names: Vec<String>) -> 
     pg_sys::Datum::from(0)
 }
 
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_hyperdist_show_chunks() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
+/// Declares the V1 calling convention of a C function (what `PG_FUNCTION_INFO_V1` does).
+macro_rules! v1_function_info {
+    ($info:ident) => {
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub extern "C" fn $info() -> &'static pg_sys::Pg_finfo_record {
+            const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1
+        }
+    };
 }
+
+v1_function_info!(pg_finfo_hyperdist_show_chunks);
 
 /// `show_chunks(relation, older_than, newer_than, created_before, created_after)`.
 #[pg_guard]
@@ -294,12 +301,7 @@ pub unsafe extern "C-unwind" fn hyperdist_show_chunks(
     unsafe { return_names(fcinfo, names) }
 }
 
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_hyperdist_drop_chunks() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
+v1_function_info!(pg_finfo_hyperdist_drop_chunks);
 
 /// `drop_chunks(relation, older_than, newer_than, verbose, created_before, created_after)`.
 #[pg_guard]
