@@ -709,10 +709,16 @@ pub unsafe extern "C-unwind" fn explain(
         let mut summary = format!("{chunks} chunk{}", if chunks == 1 { "" } else { "s" });
         if analyze {
             let (rows, time) = state.stats.get(name).copied().unwrap_or_default();
-            summary.push_str(&format!(
-                ", {rows} rows in {:.3} ms",
-                time.as_secs_f64() * 1000.0
-            ));
+            let unfinished = state.streams.iter().any(|s| &s.name == name && !s.done);
+            if unfinished {
+                // A LIMIT above stopped reading: the remote query never finished.
+                summary.push_str(&format!(", {rows} rows read before the scan stopped"));
+            } else {
+                summary.push_str(&format!(
+                    ", {rows} rows in {:.3} ms",
+                    time.as_secs_f64() * 1000.0
+                ));
+            }
         }
         property(format!("Data node {name}"), summary);
         if verbose {

@@ -239,6 +239,7 @@ fn explain_shows_what_is_pushed_down() {
     );
     // Limit, Finalize, Append and the newest slice's scan ran; the older slices' did not.
     assert_eq!(plan.matches("(actual rows=").count(), 4, "{plan}");
+    assert!(plan.contains("rows read before the scan stopped"), "{plan}");
     assert!(plan.matches("(never executed)").count() >= 4, "{plan}");
 
     // random() never ships: the rows come back and the access node filters and aggregates.
