@@ -1,6 +1,7 @@
 //! `show_chunks` and `drop_chunks`: the chunks of a hypertable wholly older than (or newer than)
 //! a bound, listed or dropped. A drop removes each chunk's table from every replica and its
-//! catalog rows within the distributed transaction, so it happens everywhere or nowhere.
+//! catalog rows within the distributed transaction, so it happens everywhere or nowhere; it also
+//! removes chunk tables no chunk names (stale ones) from the data nodes.
 //!
 //! The bounds are TimescaleDB's `"any"` arguments (an interval back from now(), a timestamp, a
 //! date or an integer, as suits the time column), which only a C-language function can take: the
@@ -103,7 +104,44 @@ fn drop_selected(hypertable: &Hypertable, chunks: &[Selected], verbose: bool) {
             &[chunk.id.into()],
         ));
     }
+    drop_stale_tables(hypertable);
     hypertable.invalidate_plans();
+}
+
+/// Drops the chunk tables of the hypertable that data nodes hold but the catalog does not place
+/// there: left by chunk creators that rolled back (their tables commit on the data nodes first) or
+/// by a replica dropped while its node was unavailable. Safe under the lock `drop_selected`
+/// holds: every chunk creator and copy/move_chunk has finished, so a table the catalog does not
+/// know is no one's.
+fn drop_stale_tables(hypertable: &Hypertable) {
+    for node in node::all().into_iter().filter(|n| n.available) {
+        let placed = spi(Spi::get_one_with_args::<Vec<String>>(
+            "SELECT coalesce(array_agg(format('%I.%I', c.schema_name, c.table_name)), '{}')
+               FROM _hyperdist_catalog.chunk c
+               JOIN _hyperdist_catalog.chunk_data_node r ON r.chunk_id = c.id
+              WHERE c.hypertable_id = $1 AND r.node_name = $2",
+            &[hypertable.id.into(), node.name.as_str().into()],
+        ))
+        .unwrap_or_default();
+        let held = txn::session(&node, Access::Read)
+            .query(
+                "SELECT format('%I.%I', n.nspname, c.relname)
+                   FROM pg_catalog.pg_inherits i
+                   JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE i.inhparent = to_regclass($1)",
+                &[&hypertable.qualified_name()],
+            )
+            .unwrap_or_else(|e| e.raise());
+        for row in held {
+            let table: String = row.get(0);
+            if !placed.contains(&table) {
+                txn::session(&node, Access::Write)
+                    .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+                    .unwrap_or_else(|e| e.raise());
+            }
+        }
+    }
 }
 
 /// An `"any"` argument of a V1 call.
