@@ -12,6 +12,7 @@ pub mod inherited;
 pub mod replica;
 pub mod retention;
 pub mod utility;
+pub mod vacuum;
 
 use pgrx::pg_sys;
 

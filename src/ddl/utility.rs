@@ -36,7 +36,7 @@ pub fn init() {
 }
 
 /// The arguments of one ProcessUtility call, to pass on to the standard implementation.
-struct Utility {
+pub(super) struct Utility {
     pstmt: *mut pg_sys::PlannedStmt,
     query_string: *const std::ffi::c_char,
     read_only_tree: bool,
@@ -49,7 +49,7 @@ struct Utility {
 
 impl Utility {
     /// Runs `statement` (the original one, or a changed copy) as PostgreSQL would have.
-    fn run_locally(&self, statement: *mut pg_sys::Node) {
+    pub(super) fn run_locally(&self, statement: *mut pg_sys::Node) {
         // SAFETY: the arguments are those PostgreSQL passed in; a changed statement is put into a
         // copy of the PlannedStmt, so the original tree is left as the caller owns it.
         unsafe {
@@ -86,6 +86,11 @@ impl Utility {
                 ),
             }
         }
+    }
+
+    /// Whether the statement came from the client (not from a function or another statement).
+    pub(super) fn is_top_level(&self) -> bool {
+        self.context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL
     }
 
     fn statement(&self) -> *mut pg_sys::Node {
@@ -148,6 +153,7 @@ unsafe extern "C-unwind" fn process_utility(
                 pg_sys::NodeTag::T_DropStmt => drop(&utility, statement.cast()),
                 pg_sys::NodeTag::T_GrantStmt => grant(&utility, statement.cast()),
                 pg_sys::NodeTag::T_CommentStmt => comment(&utility, statement.cast()),
+                pg_sys::NodeTag::T_VacuumStmt => super::vacuum::vacuum(&utility, statement.cast()),
                 _ => false,
             }
         }
@@ -164,7 +170,7 @@ fn catalog_present() -> bool {
 }
 
 /// The distributed hypertable `relation` names, if it names one.
-unsafe fn distributed(relation: *mut pg_sys::RangeVar) -> Option<Hypertable> {
+pub(super) unsafe fn distributed(relation: *mut pg_sys::RangeVar) -> Option<Hypertable> {
     if relation.is_null() {
         return None;
     }

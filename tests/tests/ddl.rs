@@ -540,3 +540,69 @@ fn analyze_gives_the_planner_estimates_from_the_data_nodes() {
         );
     }
 }
+
+#[test]
+fn vacuum_reaches_the_chunks_on_the_data_nodes() {
+    let cluster = Cluster::start(2);
+    let mut an = cluster.distributed_database(DB, "dn", 2);
+    an.batch_execute(
+        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
+         SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
+         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 minute', 'h' || (i % 5), i
+                         FROM generate_series(0, 4999) i;
+         CREATE TABLE plain (x int);",
+    )
+    .unwrap();
+    // The files of every chunk table on the data nodes, to see VACUUM FULL rewrite them.
+    let files = |cluster: &Cluster| -> Vec<Vec<(String, u32)>> {
+        cluster
+            .data_nodes()
+            .iter()
+            .map(|dn| {
+                dn.connect_to(DB)
+                    .query(
+                        "SELECT relname::text, relfilenode::oid FROM pg_class
+                          WHERE relnamespace = '_hyperdist_internal'::regnamespace AND relkind = 'r'
+                          ORDER BY 1",
+                        &[],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.get(0), r.get::<_, u32>(1)))
+                    .collect()
+            })
+            .collect()
+    };
+    let before = files(&cluster);
+    assert!(before.iter().all(|node| !node.is_empty()));
+    let (mut client, notices) = cluster.access_node().connect_with_notices(DB);
+    client
+        .batch_execute("VACUUM (FULL, ANALYZE) m, plain")
+        .unwrap();
+    let after = files(&cluster);
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old.len(), new.len());
+        assert!(
+            old.iter().zip(new).all(|(a, b)| a.0 == b.0 && a.1 != b.1),
+            "every chunk rewritten: {old:?} -> {new:?}"
+        );
+    }
+    assert!(
+        notices
+            .take()
+            .iter()
+            .all(|n| !n.message().contains("skipping")),
+        "no warning about a foreign table"
+    );
+    // With ANALYZE, the access node has statistics.
+    assert_eq!(
+        count(
+            &mut an,
+            "SELECT reltuples::bigint FROM pg_class WHERE relname = 'm'"
+        ),
+        5000
+    );
+    let err = db_error(an.batch_execute("BEGIN; VACUUM m"));
+    an.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(err.code().code(), "25001", "{err:?}");
+}
