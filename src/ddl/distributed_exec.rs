@@ -8,7 +8,6 @@ use pgrx::PgSqlErrorCode;
 use pgrx::prelude::*;
 
 use crate::catalog::metadata::{self, Membership};
-use crate::catalog::spi;
 use crate::error::{Report, invalid_argument};
 use crate::guc;
 use crate::node::{self, DataNode};
@@ -87,31 +86,17 @@ fn distributed_exec(
         crate::error::prevent_in_transaction_block(c"distributed_exec()");
     }
     let nodes = target_nodes(node_list);
-    let search_path = spi(Spi::get_one::<String>(
-        "SELECT current_setting('search_path')",
-    ))
-    .unwrap_or_default();
+    let search_path = crate::ddl::access_node_search_path();
     for node in &nodes {
-        let run = |session: &NodeConnection| {
-            session
-                .query(
-                    "SELECT pg_catalog.set_config('search_path', $1, $2)",
-                    &[&search_path, &transactional],
-                )
-                .and_then(|_| session.batch_execute(query))
-                .unwrap_or_else(|e| e.raise());
-        };
-        if transactional {
+        let result = if transactional {
             let session = txn::session(node, Access::Write);
-            run(&session);
-            session
-                .batch_execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
-                .unwrap_or_else(|e| e.raise());
+            crate::ddl::run_with_search_path(&session, &search_path, query, true)
         } else {
-            let session = NodeConnection::open(&node.target(), guc::connect_timeout())
-                .unwrap_or_else(|e| e.raise());
-            run(&session);
-        }
+            NodeConnection::open(&node.target(), guc::connect_timeout()).and_then(|session| {
+                crate::ddl::run_with_search_path(&session, &search_path, query, false)
+            })
+        };
+        result.unwrap_or_else(|e| e.raise());
     }
 }
 

@@ -49,3 +49,32 @@ pub fn with_qualified_names<R>(f: impl FnOnce() -> R) -> R {
     unsafe { pg_sys::AtEOXact_GUC(true, level) };
     result
 }
+
+/// The access node's `search_path`, as `SET` takes it.
+pub fn access_node_search_path() -> String {
+    crate::catalog::spi(pgrx::Spi::get_one::<String>(
+        "SELECT current_setting('search_path')",
+    ))
+    .unwrap_or_default()
+}
+
+/// Runs `sql` on a data node session under `search_path` (the access node's, so names resolve
+/// there as they did here). In a remote transaction the setting is local to it and set back to
+/// `pg_catalog` (what remote sessions use) afterwards; on a session of its own (`in_transaction`
+/// false, autocommit) it is set for the session.
+pub fn run_with_search_path(
+    session: &crate::remote::NodeConnection,
+    search_path: &str,
+    sql: &str,
+    in_transaction: bool,
+) -> Result<(), crate::remote::RemoteError> {
+    session.query(
+        "SELECT pg_catalog.set_config('search_path', $1, $2)",
+        &[&search_path, &in_transaction],
+    )?;
+    session.batch_execute(sql)?;
+    if in_transaction {
+        session.batch_execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")?;
+    }
+    Ok(())
+}

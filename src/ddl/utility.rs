@@ -282,24 +282,15 @@ impl Forward {
             "SELECT _hyperdist_internal.sync_chunks({}::regclass, NULL)",
             quote::literal(&hypertable.qualified_name())
         ));
-        let search_path = spi(Spi::get_one::<String>(
-            "SELECT current_setting('search_path')",
-        ))
-        .unwrap_or_default();
+        let search_path = super::access_node_search_path();
         let nodes = ddl_nodes(hypertable);
         for node in &nodes {
             let session = txn::session(node, Access::Write);
             let run = |sql: &str| session.batch_execute(sql).unwrap_or_else(|e| e.raise());
             self.before.iter().for_each(|sql| run(sql));
             if let Some(statement) = &self.statement {
-                session
-                    .query(
-                        "SELECT pg_catalog.set_config('search_path', $1, true)",
-                        &[&search_path],
-                    )
+                super::run_with_search_path(&session, &search_path, statement, true)
                     .unwrap_or_else(|e| e.raise());
-                run(statement);
-                run("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)");
             }
             self.after.iter().for_each(|sql| run(sql));
         }
