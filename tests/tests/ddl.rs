@@ -115,6 +115,11 @@ fn assert_same_schema(cluster: &Cluster, an: &mut Client, relation: &str, contex
     }
 }
 
+/// `m (time, host, v)`, distributed by host in 1-day chunks.
+const HYPERTABLE_M: &str =
+    "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
+     SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');";
+
 fn count(client: &mut Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).unwrap().get(0)
 }
@@ -281,10 +286,9 @@ fn ddl_reaches_every_data_node_old_and_new_chunks() {
 fn failed_or_refused_ddl_changes_no_node() {
     let cluster = Cluster::start(2);
     let mut an = cluster.distributed_database(DB, "dn", 2);
+    an.batch_execute(HYPERTABLE_M).unwrap();
     an.batch_execute(
-        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
-         SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
-         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 'h' || (i % 5), i
+        "INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 'h' || (i % 5), i
                          FROM generate_series(1, 100) i;",
     )
     .unwrap();
@@ -428,10 +432,9 @@ fn owner_and_privileges_reach_chunks() {
             .batch_execute("CREATE ROLE keeper LOGIN; CREATE ROLE reader LOGIN")
             .unwrap();
     }
+    an.batch_execute(HYPERTABLE_M).unwrap();
     an.batch_execute(
-        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
-         SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
-         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 'h' || (i % 5), i
+        "INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 'h' || (i % 5), i
                          FROM generate_series(1, 100) i;
          ALTER TABLE m OWNER TO keeper;
          GRANT SELECT ON m TO reader;",
@@ -501,10 +504,9 @@ fn estimated_rows(an: &mut Client, query: &str) -> f64 {
 fn analyze_gives_the_planner_estimates_from_the_data_nodes() {
     let cluster = Cluster::start(3);
     let mut an = cluster.distributed_database(DB, "dn", 3);
+    an.batch_execute(HYPERTABLE_M).unwrap();
     an.batch_execute(
-        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
-         SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
-         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '8 seconds',
+        "INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '8 seconds',
                               'h' || (i % 40) * (i % 3), i % 1000
                          FROM generate_series(0, 99999) i;",
     )
@@ -545,10 +547,9 @@ fn analyze_gives_the_planner_estimates_from_the_data_nodes() {
 fn vacuum_reaches_the_chunks_on_the_data_nodes() {
     let cluster = Cluster::start(2);
     let mut an = cluster.distributed_database(DB, "dn", 2);
+    an.batch_execute(HYPERTABLE_M).unwrap();
     an.batch_execute(
-        "CREATE TABLE m (time timestamptz NOT NULL, host text NOT NULL, v int);
-         SELECT create_distributed_hypertable('m', 'time', 'host', chunk_time_interval => interval '1 day');
-         INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 minute', 'h' || (i % 5), i
+        "INSERT INTO m SELECT '2024-01-01'::timestamptz + i * interval '1 minute', 'h' || (i % 5), i
                          FROM generate_series(0, 4999) i;
          CREATE TABLE plain (x int);",
     )
