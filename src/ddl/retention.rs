@@ -17,7 +17,7 @@ use pgrx::{PgSqlErrorCode, pg_sys};
 use crate::catalog::hypertable::{self, Hypertable};
 use crate::catalog::{spi, spi_optional};
 use crate::error::{Report, invalid_argument};
-use crate::node;
+use crate::node::{self, DataNode};
 use crate::txn::{self, Access};
 
 /// A chunk selected by the bounds: its qualified table name and replicas.
@@ -104,17 +104,18 @@ fn drop_selected(hypertable: &Hypertable, chunks: &[Selected], verbose: bool) {
             &[chunk.id.into()],
         ));
     }
-    drop_stale_tables(hypertable);
+    let available: Vec<DataNode> = node::all().into_iter().filter(|n| n.available).collect();
+    drop_stale_tables(hypertable, &available);
     hypertable.invalidate_plans();
 }
 
-/// Drops the chunk tables of the hypertable that data nodes hold but the catalog does not place
+/// Drops the chunk tables of the hypertable that `nodes` hold but the catalog does not place
 /// there: left by chunk creators that rolled back (their tables commit on the data nodes first) or
-/// by a replica dropped while its node was unavailable. Safe under the lock `drop_selected`
-/// holds: every chunk creator and copy/move_chunk has finished, so a table the catalog does not
-/// know is no one's.
-fn drop_stale_tables(hypertable: &Hypertable) {
-    for node in node::all().into_iter().filter(|n| n.available) {
+/// by a replica dropped while its node was unavailable. The caller holds the lock every chunk
+/// creator and copy/move_chunk takes (SHARE UPDATE EXCLUSIVE on the hypertable), so all of them
+/// have finished and a table the catalog does not know is no one's.
+pub fn drop_stale_tables(hypertable: &Hypertable, nodes: &[DataNode]) {
+    for node in nodes {
         let placed = spi(Spi::get_one_with_args::<Vec<String>>(
             "SELECT coalesce(array_agg(format('%I.%I', c.schema_name, c.table_name)), '{}')
                FROM _hyperdist_catalog.chunk c
@@ -123,24 +124,64 @@ fn drop_stale_tables(hypertable: &Hypertable) {
             &[hypertable.id.into(), node.name.as_str().into()],
         ))
         .unwrap_or_default();
-        let held = txn::session(&node, Access::Read)
-            .query(
-                "SELECT format('%I.%I', n.nspname, c.relname)
-                   FROM pg_catalog.pg_inherits i
-                   JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE i.inhparent = to_regclass($1)",
-                &[&hypertable.qualified_name()],
-            )
-            .unwrap_or_else(|e| e.raise());
+        // Cleaning up is worth no failure: a node that cannot be reached keeps its stale tables.
+        let held = match txn::try_session(node, Access::Read) {
+            Ok(session) => session
+                .query(
+                    "SELECT format('%I.%I', n.nspname, c.relname)
+                       FROM pg_catalog.pg_inherits i
+                       JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE i.inhparent = to_regclass($1)",
+                    &[&hypertable.qualified_name()],
+                )
+                .unwrap_or_else(|e| e.raise()),
+            Err(err) => {
+                Report::new(
+                    PgSqlErrorCode::ERRCODE_WARNING,
+                    format!(
+                        "stale chunk tables on data node \"{}\" were not removed",
+                        node.name
+                    ),
+                )
+                .detail(err.report_text())
+                .warn();
+                continue;
+            }
+        };
         for row in held {
             let table: String = row.get(0);
             if !placed.contains(&table) {
-                txn::session(&node, Access::Write)
+                txn::session(node, Access::Write)
                     .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
                     .unwrap_or_else(|e| e.raise());
             }
         }
+    }
+}
+
+/// A data node is available again: the tables of replicas dropped meanwhile go (as in
+/// TimescaleDB's alter_data_node).
+pub fn drop_stale_tables_on(node: &DataNode) {
+    let ids = spi(Spi::get_one::<Vec<i32>>(
+        "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM _hyperdist_catalog.hypertable",
+    ))
+    .unwrap_or_default();
+    for hypertable in ids
+        .into_iter()
+        .filter_map(crate::catalog::hypertable::by_id)
+    {
+        if hypertable.relid == pg_sys::InvalidOid {
+            continue;
+        }
+        // SAFETY: locks an existing relation until the end of the transaction.
+        unsafe {
+            pg_sys::LockRelationOid(
+                hypertable.relid,
+                pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
+            )
+        };
+        drop_stale_tables(&hypertable, std::slice::from_ref(node));
     }
 }
 

@@ -318,6 +318,9 @@ fn alter(
         )));
     }
     let altered = node::get(&name);
+    if altered.available && !current.available {
+        crate::ddl::retention::drop_stale_tables_on(&altered);
+    }
     (
         altered.name,
         altered.host,

@@ -101,14 +101,37 @@ fn reads_survive_a_down_node_and_writes_fail_clearly_until_it_is_marked_unavaila
         "written chunks that lost their dn2 replica are under-replicated"
     );
 
-    // Back and available again: copy_chunk re-creates each missing replica from a live one (over
-    // the stale table the node still has), as chunk_replication_status suggests.
+    // Back and available again: the tables of the replicas dropped meanwhile go; copy_chunk
+    // re-creates each missing replica from a live one, as chunk_replication_status suggests.
     cluster.data_node_mut(1).start().unwrap();
+    let stale = |cluster: &Cluster| -> i64 {
+        cluster.data_nodes()[1]
+            .connect_to(DB)
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = '_hyperdist_internal'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let held_while_away = stale(&cluster);
     an.query(
         "SELECT * FROM alter_data_node('dn2', available => true)",
         &[],
     )
     .unwrap();
+    let placed_on_dn2: i64 = an
+        .query_one(
+            "SELECT count(*) FROM _hyperdist_catalog.chunk_data_node WHERE node_name = 'dn2'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stale(&cluster), placed_on_dn2);
+    assert!(
+        held_while_away > placed_on_dn2,
+        "{held_while_away} tables on dn2 before"
+    );
     let repairs = an
         .query(
             "SELECT format('%I.%I', chunk_schema, chunk_name), replica_nodes[1],
