@@ -124,13 +124,16 @@ impl ScanPlan {
 impl ScanPlan {
     /// The chunks the scan can find rows in: those the time bounds and space hash do not exclude.
     pub fn chunks_to_read(&self, hypertable: &Hypertable) -> Vec<Chunk> {
-        let time = Range::new(
+        let (lower, upper) = (
             self.time_lower.unwrap_or(i64::MIN),
             self.time_upper.unwrap_or(i64::MAX),
         );
-        if time.start >= time.end {
+        // Bounds from different conditions (or a time slice and a runtime value) may exclude
+        // everything.
+        if lower >= upper {
             return Vec::new();
         }
+        let time = Range::new(lower, upper);
         chunk::all(hypertable)
             .iter()
             .filter(|c| c.time.overlaps(&time))

@@ -155,6 +155,8 @@ pub const CORPUS: &[&str] = &[
     "SELECT time_bucket('1 hour', time) AS h, sum(price) FROM {t} GROUP BY h ORDER BY h DESC LIMIT 3 OFFSET 30",
     "SELECT time_bucket('7 hours', time) AS h, sum(reading) FROM {t} GROUP BY h ORDER BY h DESC LIMIT 3",
     "SELECT time, max(reading) FROM {t} GROUP BY time ORDER BY time DESC LIMIT 4",
+    "SELECT time_bucket('1 hour', time) AS h, count(*) FROM {t} WHERE time > now() - interval '100 years'
+      AND time < '2024-03-04 12:00'::timestamptz + (SELECT interval '1 hour') GROUP BY h ORDER BY h DESC LIMIT 2",
     "SELECT time_bucket('1 hour', time) AS h, count(*) FROM {t} GROUP BY h HAVING max(reading) > 498
       ORDER BY h DESC LIMIT 3",
     "SELECT DISTINCT ON (location, flag) location, flag, reading FROM {t} ORDER BY location, flag, time",
