@@ -277,10 +277,18 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
         let merge = plan
             .order
             .iter()
-            .filter_map(|key| {
+            .map(|key| {
+                // Planning only sorts by fetched columns; merging without one would be wrong.
                 let column = columns
                     .iter()
-                    .position(|c| c.index as i16 + 1 == key.attno)?;
+                    .position(|c| c.index as i16 + 1 == key.attno)
+                    .unwrap_or_else(|| {
+                        Report::new(
+                            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                            format!("sort key {} of the remote scan is not fetched", key.column),
+                        )
+                        .raise()
+                    });
                 let mut support: Box<pg_sys::SortSupportData> = Box::new(std::mem::zeroed());
                 support.ssup_cxt = query_memory;
                 support.ssup_collation = pg_sys::Oid::from(key.collation);
@@ -289,7 +297,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
                     pg_sys::Oid::from(key.sortop),
                     &mut *support,
                 );
-                Some(MergeKey { column, support })
+                MergeKey { column, support }
             })
             .collect();
         let state = ScanState {

@@ -29,6 +29,7 @@ pub const CONDITIONS: &str = "CREATE TABLE conditions (
 pub const CORPUS: &[&str] = &[
     // Rows, filtered and ordered.
     "SELECT * FROM {t} WHERE location = 'loc5' ORDER BY time",
+    "SELECT location, reading FROM {t} WHERE location IN ('loc3', 'loc4') ORDER BY time DESC, location LIMIT 10",
     "SELECT time, location, temperature FROM {t}
       WHERE time >= '2024-03-02' AND time < '2024-03-02 01:00' ORDER BY time",
     "SELECT * FROM {t} WHERE temperature IS NULL ORDER BY time LIMIT 100",
