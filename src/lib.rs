@@ -39,7 +39,7 @@ pub extern "C-unwind" fn _PG_init() {
     guc::init();
     error::init();
     txn::init();
-    plan::partial::init();
+    plan::upper_paths::init();
     ddl::utility::init();
     txn::healer::register();
 }

@@ -9,6 +9,8 @@
 pgrx::pg_module_magic!();
 
 #[cfg(any(test, feature = "pg_test"))]
+mod bucket_groups;
+#[cfg(any(test, feature = "pg_test"))]
 mod extension;
 #[cfg(any(test, feature = "pg_test"))]
 mod time_bucket;

@@ -16,6 +16,7 @@
 //!   run the whole grouped query and return final groups.
 
 pub mod analyze;
+pub mod bucket_groups;
 pub mod distinct;
 pub mod grouping;
 pub mod modify;
@@ -23,6 +24,7 @@ pub mod order;
 pub mod partial;
 pub mod paths;
 pub mod time_ordered;
+pub mod upper_paths;
 
 use hyperdist_core::partition::Range;
 use pgrx::pg_sys;

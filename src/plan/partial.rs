@@ -1,7 +1,7 @@
 //! Partial aggregation on a data node. The access node asks for aggregate *states* instead of
 //! final values by wrapping each aggregate of its remote query in `_hyperdist_internal.partial()`:
-//! `SELECT g, _hyperdist_internal.partial(avg(x)) FROM ... GROUP BY g`. This module's
-//! `create_upper_paths_hook` sees those calls when the data node plans the query and turns the
+//! `SELECT g, _hyperdist_internal.partial(avg(x)) FROM ... GROUP BY g`. The data node's
+//! `create_upper_paths_hook` (`upper_paths`) sees those calls when it plans the query and turns the
 //! aggregation into PostgreSQL's own initial-phase partial aggregation (what a parallel worker
 //! runs), so each row carries the transition state: serialized if its type is `internal`, else
 //! the state value itself, which `partial()` turns into that type's binary send form. The access
@@ -11,16 +11,6 @@ use pgrx::prelude::*;
 use pgrx::{AnyElement, PgList, pg_sys};
 
 use crate::error::Report;
-
-static mut PREV_CREATE_UPPER_PATHS: pg_sys::create_upper_paths_hook_type = None;
-
-pub fn init() {
-    // SAFETY: _PG_init runs once per process, before any planning; the previous hook is chained.
-    unsafe {
-        PREV_CREATE_UPPER_PATHS = pg_sys::create_upper_paths_hook;
-        pg_sys::create_upper_paths_hook = Some(create_upper_paths);
-    }
-}
 
 #[pg_schema]
 mod _hyperdist_internal {
@@ -79,34 +69,9 @@ unsafe fn marked_aggregates(target: *mut pg_sys::PathTarget) -> Vec<*mut pg_sys:
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn create_upper_paths(
-    root: *mut pg_sys::PlannerInfo,
-    stage: pg_sys::UpperRelationKind::Type,
-    input_rel: *mut pg_sys::RelOptInfo,
-    output_rel: *mut pg_sys::RelOptInfo,
-    extra: *mut std::ffi::c_void,
-) {
-    // SAFETY: chaining to the hook installed before ours; an ERROR it raises is caught by the
-    // boundary and re-raised as a Rust panic.
-    #[allow(ffi_unwind_calls)]
-    unsafe {
-        if let Some(prev) = PREV_CREATE_UPPER_PATHS {
-            pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| {
-                prev(root, stage, input_rel, output_rel, extra)
-            });
-        }
-    }
-    unsafe {
-        if stage == pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG {
-            make_partial(root, output_rel);
-        }
-    }
-}
-
 /// Turns the grouped relation's aggregation into initial-phase partial aggregation when its
 /// aggregates are wrapped in `partial()`.
-unsafe fn make_partial(root: *mut pg_sys::PlannerInfo, grouped: *mut pg_sys::RelOptInfo) {
+pub unsafe fn make_partial(root: *mut pg_sys::PlannerInfo, grouped: *mut pg_sys::RelOptInfo) {
     unsafe {
         let target = (*grouped).reltarget;
         let marked = marked_aggregates(target);

@@ -3,8 +3,8 @@
 //! the table) whose results must match on both. Used by the query suite and by the backup suite
 //! (a restored access node must answer them alike).
 
-/// 120 000 rows, one every 4 s over 5.5 days, 37 locations, NULLs in every nullable column; a
-/// local `sites` table to join with. Needs a database with data nodes added.
+/// 120 000 rows, one every 4 s over 5.5 days, 37 locations, NULLs in every nullable column,
+/// analyzed; a local `sites` table to join with. Needs a database with data nodes added.
 pub const CONDITIONS: &str = "CREATE TABLE conditions (
              time timestamptz NOT NULL, location text NOT NULL, temperature float8, humidity real,
              reading integer, code bigint, price numeric(12,3), flag boolean, note text);
@@ -23,6 +23,8 @@ pub const CONDITIONS: &str = "CREATE TABLE conditions (
                 CASE WHEN i % 11 = 0 THEN NULL ELSE 'n' || (i % 50) END
            FROM generate_series(1, 120000) i;
          INSERT INTO conditions SELECT * FROM local_conditions;
+         -- Statistics on the chunks: the data nodes then plan with them (hashed time buckets).
+         ANALYZE conditions;
          CREATE TABLE sites (location text PRIMARY KEY, region text);
          INSERT INTO sites SELECT 'loc' || i, 'r' || (i % 4) FROM generate_series(0, 40) i;";
 

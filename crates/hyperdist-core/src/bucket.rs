@@ -38,6 +38,27 @@ pub struct Width {
     pub micros: i64,
 }
 
+impl Width {
+    /// The width in microseconds with a month counted as 30 days: for estimates, not buckets.
+    pub fn approx_micros(self) -> f64 {
+        self.months as f64 * 30.0 * US_PER_DAY as f64
+            + self.days as f64 * US_PER_DAY as f64
+            + self.micros as f64
+    }
+}
+
+/// How many buckets of `width` the values from `low` to `high` (inclusive, same unit) fall into
+/// at most, whatever the origin: the planner's group estimate for a bucketed column.
+pub fn buckets_spanned(low: f64, high: f64, width: f64) -> f64 {
+    let spanned = ((high - low) / width).ceil() + 1.0;
+    // NaN (no sensible width or range) fails this too.
+    if width > 0.0 && spanned >= 1.0 {
+        spanned
+    } else {
+        1.0
+    }
+}
+
 /// The start of the bucket holding the timestamp `ts` (microseconds since 2000-01-01); `origin`
 /// (same unit) replaces the default one.
 pub fn bucket_timestamp(width: Width, ts: i64, origin: Option<i64>) -> Result<i64, BucketError> {
@@ -109,6 +130,26 @@ mod tests {
             days,
             micros,
         }
+    }
+
+    #[test]
+    fn buckets_spanned_counts_partial_buckets_at_both_ends() {
+        let hour = HOUR as f64;
+        // 10:00:00 .. 21:59:50 at any origin: 12 whole hours, or 13 partial ones.
+        assert_eq!(buckets_spanned(0.0, 12.0 * hour - 1e7, hour), 13.0);
+        assert_eq!(buckets_spanned(5.0, 5.0, hour), 1.0);
+        assert_eq!(buckets_spanned(0.0, 2.0 * hour, hour), 3.0);
+        // Nothing sensible to go on: one group.
+        assert_eq!(buckets_spanned(10.0, 0.0, hour), 1.0);
+        assert_eq!(buckets_spanned(0.0, 10.0, 0.0), 1.0);
+        assert_eq!(buckets_spanned(0.0, 10.0, f64::NAN), 1.0);
+    }
+
+    #[test]
+    fn approximate_widths() {
+        assert_eq!(width(0, 0, HOUR).approx_micros(), HOUR as f64);
+        assert_eq!(width(0, 7, 0).approx_micros(), 7.0 * US_PER_DAY as f64);
+        assert_eq!(width(2, 0, 0).approx_micros(), 60.0 * US_PER_DAY as f64);
     }
 
     #[test]
