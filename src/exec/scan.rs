@@ -19,9 +19,12 @@ use crate::plan::ScanPlan;
 use crate::plan::order::order_by_clause;
 use crate::quote;
 use crate::remote::codec::{self, ColumnCodec, DatabaseEncoding};
-use crate::remote::stream::SharedStream;
+use crate::remote::stream::{Batch, SharedStream};
 use crate::remote::{NodeConnection, RemoteError, runtime};
 use crate::txn;
+
+/// How much received data a scan takes from one data node at a time (when that much has arrived).
+const BATCH_BYTES: usize = 256 * 1024;
 
 /// One data node's remote query while it streams.
 struct NodeStream {
@@ -30,6 +33,8 @@ struct NodeStream {
     stream: SharedStream,
     reader: CopyReader,
     done: bool,
+    /// Rows read since launch (added to the scan's `stats` when the stream finishes).
+    rows: u64,
     /// When merging sorted streams: the node's next row (its fields in the reader's buffer),
     /// and its sort keys decoded in `key_memory`.
     head: Option<FieldSpans>,
@@ -387,6 +392,7 @@ impl ScanState {
                     session,
                     reader: CopyReader::new(),
                     done: false,
+                    rows: 0,
                     head: None,
                     keys: Vec::new(),
                     key_memory: self.key_memory[index],
@@ -402,7 +408,7 @@ impl ScanState {
     }
 
     /// Waits for bytes from whichever unfinished data node sends first; `None` when all are done.
-    fn receive(&mut self) -> Option<(usize, Option<Result<bytes::Bytes, tokio_postgres::Error>>)> {
+    fn receive(&mut self) -> Option<(usize, Batch)> {
         let count = self.streams.len();
         if self.streams.iter().all(|s| s.done) {
             return None;
@@ -416,7 +422,7 @@ impl ScanState {
                 if stream.done {
                     continue;
                 }
-                if let std::task::Poll::Ready(item) = stream.stream.poll_next(cx) {
+                if let std::task::Poll::Ready(item) = stream.stream.poll_batch(cx, BATCH_BYTES) {
                     return std::task::Poll::Ready((i, item));
                 }
             }
@@ -437,6 +443,13 @@ impl ScanState {
         runtime::raise_pending_interrupt()
     }
 
+    /// Drops the streams (a rescan makes new ones), counting the rows unfinished ones gave.
+    fn set_aside_streams(&mut self) {
+        for stream in self.streams.drain(..) {
+            self.stats.entry(stream.name).or_default().0 += stream.rows;
+        }
+    }
+
     /// Stream `i` has sent everything, which must end with a whole row.
     fn finish(&mut self, i: usize) {
         if let Err(err) = self.streams[i].reader.check_complete() {
@@ -445,7 +458,9 @@ impl ScanState {
         let stream = &mut self.streams[i];
         stream.done = true;
         stream.head = None;
-        self.stats.entry(stream.name.clone()).or_default().1 += self.started.elapsed();
+        let total = self.stats.entry(stream.name.clone()).or_default();
+        total.0 += std::mem::take(&mut stream.rows);
+        total.1 += self.started.elapsed();
     }
 
     /// Makes stream `i`'s next row its head, with its sort keys decoded; or marks it done.
@@ -463,13 +478,15 @@ impl ScanState {
                 Err(err) => self.protocol_error(err.to_string()),
             }
             let source = self.streams[i].stream.clone();
-            let item = match runtime::block_on(std::future::poll_fn(|cx| source.poll_next(cx))) {
+            let item = match runtime::block_on(std::future::poll_fn(|cx| {
+                source.poll_batch(cx, BATCH_BYTES)
+            })) {
                 Ok(item) => item,
                 Err(_interrupted) => self.interrupted(),
             };
             let stream = &mut self.streams[i];
             match item {
-                Some(Ok(bytes)) => stream.reader.feed(&bytes),
+                Some(Ok(pieces)) => stream.reader.feed(&pieces),
                 Some(Err(err)) => RemoteError::from_postgres(&stream.name, err).raise(),
                 None => {
                     self.finish(i);
@@ -530,10 +547,7 @@ impl ScanState {
         let fields = self.streams[i].head.take().expect("a head row");
         unsafe { self.store_fields(i, &fields, slot) };
         self.streams[i].head = Some(fields);
-        self.stats
-            .entry(self.streams[i].name.clone())
-            .or_default()
-            .0 += 1;
+        self.streams[i].rows += 1;
         unsafe { self.advance(i) };
         true
     }
@@ -561,10 +575,7 @@ impl ScanState {
                 match self.streams[i].reader.next_row(&mut self.spans) {
                     Ok(true) => {
                         unsafe { self.store(i, slot) };
-                        self.stats
-                            .entry(self.streams[i].name.clone())
-                            .or_default()
-                            .0 += 1;
+                        self.streams[i].rows += 1;
                         return true;
                     }
                     Ok(false) => self.current = None,
@@ -577,8 +588,8 @@ impl ScanState {
             };
             let stream = &mut self.streams[i];
             match item {
-                Some(Ok(bytes)) => {
-                    stream.reader.feed(&bytes);
+                Some(Ok(pieces)) => {
+                    stream.reader.feed(&pieces);
                     self.current = Some(i);
                 }
                 Some(Err(err)) => RemoteError::from_postgres(&stream.name, err).raise(),
@@ -658,7 +669,7 @@ pub unsafe extern "C-unwind" fn iterate(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::ForeignScanState) {
     if let Some(state) = unsafe { state(node) } {
-        state.streams.clear();
+        state.set_aside_streams();
         state.current = None;
         // The queries are made again: parameters from an outer query may have changed.
         state.launched = false;
@@ -716,8 +727,14 @@ pub unsafe extern "C-unwind" fn explain(
         let chunks = sql.matches(" FROM ONLY ").count();
         let mut summary = format!("{chunks} chunk{}", if chunks == 1 { "" } else { "s" });
         if analyze {
-            let (rows, time) = state.stats.get(name).copied().unwrap_or_default();
-            let unfinished = state.streams.iter().any(|s| &s.name == name && !s.done);
+            let (mut rows, time) = state.stats.get(name).copied().unwrap_or_default();
+            let unfinished: Vec<&NodeStream> = state
+                .streams
+                .iter()
+                .filter(|s| &s.name == name && !s.done)
+                .collect();
+            rows += unfinished.iter().map(|s| s.rows).sum::<u64>();
+            let unfinished = !unfinished.is_empty();
             if unfinished {
                 // A LIMIT above stopped reading: the remote query never finished.
                 summary.push_str(&format!(", {rows} rows read before the scan stopped"));

@@ -16,6 +16,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio_postgres::CopyOutStream;
 
+/// What [`SharedStream::poll_batch`] gives: pieces of data, the stream's end (`None`), or its error.
+pub type Batch = Option<Result<Vec<Bytes>, tokio_postgres::Error>>;
+
 #[derive(Default)]
 struct Buffer {
     /// The rest of the stream, until it has been read (into `read`) to its end.
@@ -53,23 +56,46 @@ impl SharedStream {
         self.0.borrow().stream.is_some()
     }
 
-    /// The next piece, from what was set aside first.
-    pub fn poll_next(
-        &self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, tokio_postgres::Error>>> {
+    /// What can be read now without waiting, from what was set aside first: the pieces that have
+    /// arrived (at least one, about `limit` bytes at most), or the stream's end or error if it
+    /// comes first. PostgreSQL sends a COPY row per message; taking all that is there at once
+    /// saves the reader a wait, and a runtime entry, per row.
+    pub fn poll_batch(&self, cx: &mut Context<'_>, limit: usize) -> Poll<Batch> {
         let mut buffer = self.0.borrow_mut();
-        if let Some(item) = buffer.read.pop_front() {
-            return Poll::Ready(Some(item));
+        let mut pieces = Vec::new();
+        let mut size = 0;
+        while size < limit {
+            let item = match buffer.read.pop_front() {
+                Some(item) => Poll::Ready(Some(item)),
+                None => match buffer.stream.as_mut() {
+                    Some(stream) => stream.as_mut().poll_next(cx),
+                    None => Poll::Ready(None),
+                },
+            };
+            match item {
+                Poll::Ready(Some(Ok(bytes))) => {
+                    size += bytes.len();
+                    pieces.push(bytes);
+                }
+                Poll::Ready(end) => {
+                    buffer.stream = None;
+                    if pieces.is_empty() {
+                        return Poll::Ready(end.map(|err| err.map(|_| Vec::new())));
+                    }
+                    // Given with the next call, after these pieces (an end is the empty stream).
+                    if let Some(err) = end {
+                        buffer.read.push_front(err);
+                    }
+                    break;
+                }
+                Poll::Pending => break,
+            }
         }
-        let Some(stream) = buffer.stream.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let item = stream.as_mut().poll_next(cx);
-        if matches!(item, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            buffer.stream = None;
+        if pieces.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(Some(Ok(pieces)))
         }
-        item
     }
 
     /// Reads everything left on the session into memory.

@@ -115,13 +115,15 @@ impl CopyReader {
         CopyReader::default()
     }
 
-    /// Adds the next piece of the stream. Spans returned earlier are invalid afterwards.
-    pub fn feed(&mut self, bytes: &[u8]) {
+    /// Adds the next pieces of the stream, in order. Spans returned earlier are invalid afterwards.
+    pub fn feed<B: AsRef<[u8]>>(&mut self, pieces: &[B]) {
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        self.buf.extend_from_slice(bytes);
+        for piece in pieces {
+            self.buf.extend_from_slice(piece.as_ref());
+        }
     }
 
     /// The bytes the spans of [`CopyReader::next_row`] point into.
@@ -257,7 +259,7 @@ mod tests {
     #[test]
     fn round_trip_in_one_piece() {
         let mut reader = CopyReader::new();
-        reader.feed(&sample());
+        reader.feed(&[sample()]);
         let rows = read_all(&mut reader);
         assert_eq!(
             rows,
@@ -280,12 +282,23 @@ mod tests {
         let mut reader = CopyReader::new();
         let mut rows = Vec::new();
         for b in &bytes {
-            reader.feed(std::slice::from_ref(b));
+            reader.feed(&[std::slice::from_ref(b)]);
             rows.extend(read_all(&mut reader));
         }
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1], vec![Some(vec![])]);
         assert!(reader.is_finished());
+    }
+
+    #[test]
+    fn pieces_fed_together_split_anywhere() {
+        let bytes = sample();
+        for cut in [1, 19, 25, bytes.len() - 1] {
+            let mut reader = CopyReader::new();
+            reader.feed(&[&bytes[..cut], &bytes[cut..]]);
+            assert_eq!(read_all(&mut reader).len(), 2, "cut at {cut}");
+            assert_eq!(reader.check_complete(), Ok(()));
+        }
     }
 
     #[test]
@@ -298,22 +311,22 @@ mod tests {
         w.field(Some(b"y"));
         w.finish();
         let mut reader = CopyReader::new();
-        reader.feed(&first);
-        reader.feed(&w.take());
+        reader.feed(&[first]);
+        reader.feed(&[w.take()]);
         assert_eq!(read_all(&mut reader).len(), 2);
     }
 
     #[test]
     fn garbage_is_reported() {
         let mut reader = CopyReader::new();
-        reader.feed(b"PGCOPY\nXXXXXXXXXXXXXXXXXXXX");
+        reader.feed(&[b"PGCOPY\nXXXXXXXXXXXXXXXXXXXX"]);
         assert_eq!(
             reader.next_row(&mut FieldSpans::new()),
             Err(CopyFormatError::BadSignature)
         );
         let mut reader = CopyReader::new();
         let bytes = sample();
-        reader.feed(&bytes[..30]);
+        reader.feed(&[&bytes[..30]]);
         read_all(&mut reader);
         assert_eq!(reader.check_complete(), Err(CopyFormatError::Truncated));
     }
