@@ -727,15 +727,11 @@ pub unsafe extern "C-unwind" fn explain(
         let chunks = sql.matches(" FROM ONLY ").count();
         let mut summary = format!("{chunks} chunk{}", if chunks == 1 { "" } else { "s" });
         if analyze {
-            let (mut rows, time) = state.stats.get(name).copied().unwrap_or_default();
-            let unfinished: Vec<&NodeStream> = state
-                .streams
-                .iter()
-                .filter(|s| &s.name == name && !s.done)
-                .collect();
-            rows += unfinished.iter().map(|s| s.rows).sum::<u64>();
-            let unfinished = !unfinished.is_empty();
-            if unfinished {
+            let (finished_rows, time) = state.stats.get(name).copied().unwrap_or_default();
+            // A finished stream's rows are in `stats` already (its own count is back to 0).
+            let mut streams = state.streams.iter().filter(|s| &s.name == name);
+            let rows = finished_rows + streams.clone().map(|s| s.rows).sum::<u64>();
+            if streams.any(|s| !s.done) {
                 // A LIMIT above stopped reading: the remote query never finished.
                 summary.push_str(&format!(", {rows} rows read before the scan stopped"));
             } else {

@@ -41,6 +41,46 @@ pub fn own_function(funcid: pg_sys::Oid) -> bool {
     })
 }
 
+/// A call of a function called `name` that `accept` takes (by oid), whose first argument is a
+/// non-null constant (a bucket's width, a unit): the call, that constant and all the arguments.
+pub(super) unsafe fn call_with_constant_first(
+    expr: *mut pg_sys::Node,
+    name: &CStr,
+    accept: impl Fn(pg_sys::Oid) -> bool,
+) -> Option<(
+    *mut pg_sys::FuncExpr,
+    *mut pg_sys::Const,
+    PgList<pg_sys::Node>,
+)> {
+    unsafe {
+        if expr.is_null() || tag(expr) != pg_sys::NodeTag::T_FuncExpr {
+            return None;
+        }
+        let func = expr.cast::<pg_sys::FuncExpr>();
+        let args = PgList::<pg_sys::Node>::from_pg((*func).args);
+        let first = args.get_ptr(0)?;
+        if tag(first) != pg_sys::NodeTag::T_Const || (*first.cast::<pg_sys::Const>()).constisnull {
+            return None;
+        }
+        let called = pg_sys::get_func_name((*func).funcid);
+        if called.is_null() || CStr::from_ptr(called) != name || !accept((*func).funcid) {
+            return None;
+        }
+        Some((func, first.cast(), args))
+    }
+}
+
+/// hyperdist's `time_bucket(<constant width>, value [, origin or offset])`.
+pub(super) unsafe fn own_time_bucket(
+    expr: *mut pg_sys::Node,
+) -> Option<(
+    *mut pg_sys::FuncExpr,
+    *mut pg_sys::Const,
+    PgList<pg_sys::Node>,
+)> {
+    unsafe { call_with_constant_first(expr, c"time_bucket", own_function) }
+}
+
 /// Built-in or hyperdist's own (`time_bucket`), and immutable: the same result on every node.
 fn immutable_builtin_function(funcid: pg_sys::Oid) -> bool {
     // SAFETY: a syscache lookup of an existing function.
@@ -187,7 +227,7 @@ pub(super) unsafe fn deparse(clause: *mut pg_sys::Node, relid: pg_sys::Oid) -> S
 }
 
 /// Strips binary-compatible relabelings (`varchar` seen as `text`, say).
-unsafe fn strip(node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+pub(super) unsafe fn strip(node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     unsafe {
         let mut node = node;
         while !node.is_null() && tag(node) == pg_sys::NodeTag::T_RelabelType {

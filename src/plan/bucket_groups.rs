@@ -12,7 +12,7 @@ use hyperdist_core::bucket::{self, Width};
 use hyperdist_core::time::TimeType;
 use pgrx::{PgList, pg_sys};
 
-use crate::plan::analyze::own_function;
+use crate::plan::analyze::{call_with_constant_first, own_time_bucket, strip};
 
 // Not in pgrx's bindings.
 unsafe extern "C-unwind" {
@@ -157,46 +157,24 @@ unsafe fn estimate_groups(root: *mut pg_sys::PlannerInfo, input_rows: f64) -> Op
 /// timestamps and dates, the number for integers).
 unsafe fn bucket_of(expr: *mut pg_sys::Node) -> Option<(*mut pg_sys::Var, f64)> {
     unsafe {
-        if (*expr).type_ != pg_sys::NodeTag::T_FuncExpr {
-            return None;
-        }
-        let func = expr.cast::<pg_sys::FuncExpr>();
-        let args = PgList::<pg_sys::Node>::from_pg((*func).args);
-        let (width, column) = (args.get_ptr(0)?, strip_relabel(args.get_ptr(1)?));
-        if (*width).type_ != pg_sys::NodeTag::T_Const
-            || (*width.cast::<pg_sys::Const>()).constisnull
-            || (*column).type_ != pg_sys::NodeTag::T_Var
-        {
-            return None;
-        }
-        let width = width.cast::<pg_sys::Const>();
-        let name = pg_sys::get_func_name((*func).funcid);
-        if name.is_null() {
-            return None;
-        }
-        let micros = match std::ffi::CStr::from_ptr(name).to_bytes() {
-            b"time_bucket" if own_function((*func).funcid) => width_of_constant(width)?,
-            b"date_trunc"
-                if pg_sys::get_func_namespace((*func).funcid)
-                    == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) =>
-            {
-                let unit = pgrx::text_to_rust_str_unchecked(
-                    (*width).constvalue.cast_mut_ptr::<pg_sys::varlena>(),
-                );
-                date_trunc_width(unit.to_ascii_lowercase().trim_end_matches('s'))?
-            }
-            _ => return None,
+        let in_catalog = |funcid| {
+            pg_sys::get_func_namespace(funcid) == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
         };
-        Some((column.cast(), micros))
-    }
-}
-
-unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
-    unsafe {
-        while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
-            node = (*node.cast::<pg_sys::RelabelType>()).arg.cast();
-        }
-        node
+        let (width, args) = if let Some((_, width, args)) = own_time_bucket(expr) {
+            (width_of_constant(width)?, args)
+        } else {
+            let (_, unit, args) = call_with_constant_first(expr, c"date_trunc", in_catalog)?;
+            let unit = pgrx::text_to_rust_str_unchecked(
+                (*unit).constvalue.cast_mut_ptr::<pg_sys::varlena>(),
+            );
+            (
+                date_trunc_width(unit.to_ascii_lowercase().trim_end_matches('s'))?,
+                args,
+            )
+        };
+        let column = strip(args.get_ptr(1)?);
+        (!column.is_null() && (*column).type_ == pg_sys::NodeTag::T_Var)
+            .then(|| (column.cast(), width))
     }
 }
 
@@ -257,7 +235,7 @@ unsafe fn chunk_columns(
     node: *mut pg_sys::Node,
 ) -> Option<Vec<ChunkColumn>> {
     unsafe {
-        let node = strip_relabel(node);
+        let node = strip(node);
         if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
             return None;
         }
@@ -295,11 +273,15 @@ unsafe fn chunk_columns(
         }
         match (*rte).rtekind {
             pg_sys::RTEKind::RTE_RELATION => {
+                // Chunks are plain tables; checking that first spares the access node's foreign
+                // tables (it plans their grouping itself) a look into pg_inherits per plan.
                 // SAFETY: a catalog lookup that can only fail with an ERROR, which the boundary
                 // turns into a Rust panic.
                 #[allow(ffi_unwind_calls)]
-                let is_chunk =
-                    pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| has_superclass((*rte).relid));
+                let is_chunk = (*rte).relkind == pg_sys::RELKIND_RELATION as std::ffi::c_char
+                    && pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| {
+                        has_superclass((*rte).relid)
+                    });
                 is_chunk.then(|| {
                     vec![ChunkColumn {
                         root,

@@ -137,10 +137,7 @@ unsafe fn grouping_expressions(
 
 pub(super) unsafe fn is_column(node: *mut pg_sys::Node, index: u32, attno: Option<i16>) -> bool {
     unsafe {
-        let mut node = node;
-        while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
-            node = (*node.cast::<pg_sys::RelabelType>()).arg.cast();
-        }
+        let node = super::analyze::strip(node);
         !node.is_null()
             && (*node).type_ == pg_sys::NodeTag::T_Var
             && (*node.cast::<pg_sys::Var>()).varno as u32 == index

@@ -13,7 +13,7 @@ use pgrx::{PgList, pg_sys};
 
 use crate::catalog::hypertable::Hypertable;
 use crate::plan::ScanPlan;
-use crate::plan::analyze::{attnum_of, own_function};
+use crate::plan::analyze::{attnum_of, own_time_bucket};
 use crate::plan::order::SortKey;
 
 /// What the grouped query gives this path.
@@ -44,30 +44,11 @@ unsafe fn time_bucket_of(
         if is_time(expr) {
             return Some(None);
         }
-        if (*expr).type_ != pg_sys::NodeTag::T_FuncExpr {
+        let (func, width, args) = own_time_bucket(expr)?;
+        if args.len() != 2 || !is_time(args.get_ptr(1)?) {
             return None;
         }
-        let func = expr.cast::<pg_sys::FuncExpr>();
-        let args = PgList::<pg_sys::Node>::from_pg((*func).args);
-        let name = pg_sys::get_func_name((*func).funcid);
-        if name.is_null()
-            || std::ffi::CStr::from_ptr(name) != c"time_bucket"
-            || !own_function((*func).funcid)
-            || args.len() != 2
-        {
-            return None;
-        }
-        let (width, column) = (args.get_ptr(0)?, args.get_ptr(1)?);
-        if (*width).type_ != pg_sys::NodeTag::T_Const
-            || (*width.cast::<pg_sys::Const>()).constisnull
-            || !is_time(column)
-        {
-            return None;
-        }
-        Some(Some((
-            (*func).funcid,
-            (*width.cast::<pg_sys::Const>()).constvalue,
-        )))
+        Some(Some(((*func).funcid, (*width).constvalue)))
     }
 }
 
