@@ -154,6 +154,7 @@ unsafe extern "C-unwind" fn process_utility(
                 pg_sys::NodeTag::T_GrantStmt => grant(&utility, statement.cast()),
                 pg_sys::NodeTag::T_CommentStmt => comment(&utility, statement.cast()),
                 pg_sys::NodeTag::T_VacuumStmt => super::vacuum::vacuum(&utility, statement.cast()),
+                pg_sys::NodeTag::T_CopyStmt => copy_out_in_batches(&utility, statement.cast()),
                 _ => false,
             }
         }
@@ -161,6 +162,28 @@ unsafe extern "C-unwind" fn process_utility(
     if !handled {
         utility.run_locally(statement);
     }
+}
+
+/// A data node's side of a distributed scan (see `exec::row_batches`).
+unsafe fn copy_out_in_batches(utility: &Utility, statement: *mut pg_sys::CopyStmt) -> bool {
+    // SAFETY: a valid CopyStmt of this call; the statement's place in its source text is
+    // PostgreSQL's.
+    unsafe {
+        if !crate::exec::row_batches::requested(statement) {
+            return false;
+        }
+        let rows = crate::exec::row_batches::run(
+            statement,
+            utility.query_string,
+            (*utility.pstmt).stmt_location,
+            (*utility.pstmt).stmt_len,
+        );
+        if !utility.qc.is_null() {
+            (*utility.qc).commandTag = pg_sys::CommandTag::CMDTAG_COPY;
+            (*utility.qc).nprocessed = rows;
+        }
+    }
+    true
 }
 
 /// Whether this database has hyperdist's catalog (the library is loaded in every database).

@@ -1,5 +1,6 @@
 //! The read path: the chunks the plan cannot exclude, each read from one available replica, one
-//! remote query per data node (`COPY (SELECT ... UNION ALL ...) TO STDOUT (FORMAT binary)`, or
+//! remote query per data node (`COPY (SELECT ... UNION ALL ...) TO STDOUT (FORMAT binary,
+//! hyperdist_batches)`, which the data node answers in `row_batches`, or
 //! the grouped query around it when the data nodes aggregate), all data nodes queried at once and
 //! their rows taken as they arrive, decoded with the types' `recv` functions.
 
@@ -236,7 +237,10 @@ fn plan_queries(
 }
 
 fn copy_out(query: &str) -> String {
-    format!("COPY ({query}) TO STDOUT (FORMAT binary)")
+    format!(
+        "COPY ({query}) TO STDOUT (FORMAT binary, {})",
+        crate::exec::row_batches::OPTION
+    )
 }
 
 #[pg_guard]
