@@ -386,8 +386,18 @@ pub fn attnum_of(relid: pg_sys::Oid, name: &str) -> Option<i16> {
     (attno > 0).then_some(attno)
 }
 
-/// Analyses the scan of `hypertable` (relation `relid`). Expressions whose values bound the time
-/// only at execution are appended to `runtime_exprs` (they become the plan's `fdw_exprs`).
+/// A scan's plan, and the planner's expressions it leaves to the access node.
+pub struct Analysis {
+    pub plan: ScanPlan,
+    /// Expressions whose values bound the time only at execution (the plan's `fdw_exprs`).
+    pub runtime_exprs: Vec<*mut pg_sys::Node>,
+    /// Restriction clauses the data nodes cannot evaluate: checked on the access node.
+    pub local_clauses: Vec<*mut pg_sys::Node>,
+    /// Restriction clauses the data nodes evaluate (checked here again only by EvalPlanQual).
+    pub shipped_clauses: Vec<*mut pg_sys::Node>,
+}
+
+/// Analyses the scan of `hypertable` (relation `relid`).
 ///
 /// # Safety
 /// `baserel` must be the planner's RelOptInfo of the foreign table, during planning.
@@ -395,35 +405,14 @@ pub unsafe fn plan(
     baserel: *mut pg_sys::RelOptInfo,
     relid: pg_sys::Oid,
     hypertable: &Hypertable,
-    runtime_exprs: &mut Vec<*mut pg_sys::Node>,
-) -> ScanPlan {
+) -> Analysis {
     unsafe {
         let index = (*baserel).relid;
         let mut plan = ScanPlan::default();
-
-        // Columns used anywhere: in the target list and in every restriction clause.
-        let mut used: *mut pg_sys::Bitmapset = std::ptr::null_mut();
-        pg_sys::pull_varattnos((*(*baserel).reltarget).exprs.cast(), index, &mut used);
+        let mut runtime_exprs = Vec::new();
+        let mut local_clauses = Vec::new();
+        let mut shipped_clauses = Vec::new();
         let clauses = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo);
-        for info in clauses.iter_ptr() {
-            pg_sys::pull_varattnos((*info).clause.cast(), index, &mut used);
-        }
-        let mut columns = Vec::new();
-        let mut whole_row = false;
-        let mut member = -1;
-        loop {
-            member = pg_sys::bms_next_member(used, member);
-            if member < 0 {
-                break;
-            }
-            let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
-            match attno {
-                0 => whole_row = true,
-                a if a > 0 => columns.push(a as i16),
-                _ => {}
-            }
-        }
-        plan.columns = (!whole_row).then_some(columns);
 
         let time_attno = attnum_of(relid, &hypertable.time.column);
         let space_attno = hypertable
@@ -484,13 +473,46 @@ pub unsafe fn plan(
             {
                 plan.narrow_space(hashes);
             }
-            if !ships && !ships_at_start {
+            if ships || ships_at_start {
+                shipped_clauses.push(clause);
+            } else {
                 plan.all_shipped = false;
+                local_clauses.push(clause);
             }
         }
         if !shipped.is_empty() {
             plan.shipped_filter = Some(shipped.join(" AND "));
         }
-        plan
+
+        // The columns the rows must carry: those of the target list and of the clauses checked
+        // here (a column only a shipped clause reads stays on the data node).
+        let mut used: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        pg_sys::pull_varattnos((*(*baserel).reltarget).exprs.cast(), index, &mut used);
+        for clause in &local_clauses {
+            pg_sys::pull_varattnos(*clause, index, &mut used);
+        }
+        let mut columns = Vec::new();
+        let mut whole_row = false;
+        let mut member = -1;
+        loop {
+            member = pg_sys::bms_next_member(used, member);
+            if member < 0 {
+                break;
+            }
+            let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+            match attno {
+                0 => whole_row = true,
+                a if a > 0 => columns.push(a as i16),
+                _ => {}
+            }
+        }
+        plan.columns = (!whole_row).then_some(columns);
+
+        Analysis {
+            plan,
+            runtime_exprs,
+            local_clauses,
+            shipped_clauses,
+        }
     }
 }

@@ -422,8 +422,11 @@ pub(super) unsafe fn request(
                 having
             };
         let group_exprs = grouping_expressions(parse, (*output_rel).reltarget)?;
-        let mut runtime_exprs = Vec::new();
-        let scan = analyze::plan(input_rel, relid, &hypertable, &mut runtime_exprs);
+        let analyze::Analysis {
+            plan: scan,
+            runtime_exprs,
+            ..
+        } = analyze::plan(input_rel, relid, &hypertable);
         if !scan.all_shipped {
             return None;
         }

@@ -88,7 +88,7 @@ pub unsafe extern "C-unwind" fn get_plan(
     relid: pg_sys::Oid,
     best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
-    scan_clauses: *mut pg_sys::List,
+    _scan_clauses: *mut pg_sys::List, // the relation's baserestrictinfo, which `analyze` reads
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
     unsafe {
@@ -96,10 +96,8 @@ pub unsafe extern "C-unwind" fn get_plan(
             return grouped_plan(best_path, tlist, outer_plan);
         }
         let hypertable = hypertable::require(relid);
-        let mut runtime_exprs = Vec::new();
-        let mut plan = crate::ddl::with_qualified_names(|| {
-            analyze::plan(rel, relid, &hypertable, &mut runtime_exprs)
-        });
+        let analysis = crate::ddl::with_qualified_names(|| analyze::plan(rel, relid, &hypertable));
+        let mut plan = analysis.plan;
         // The sorted path carries its sort keys; the plain one nothing.
         plan.order = crate::plan::from_private((*best_path).fdw_private);
         // A LIMIT applies per data node only if the rows it keeps are the ones the query keeps:
@@ -108,21 +106,20 @@ pub unsafe extern "C-unwind" fn get_plan(
         if plan.all_shipped && ordered {
             plan.limit = order::pushable_limit(root);
         }
-        let fdw_exprs = runtime_exprs
-            .into_iter()
-            .fold(std::ptr::null_mut(), |list, expr| {
-                pg_sys::lappend(list, expr.cast())
-            });
-        // Every clause is also checked here: a shipped one only saves work, never changes results.
-        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+        let list = |nodes: Vec<*mut pg_sys::Node>| {
+            nodes.into_iter().fold(std::ptr::null_mut(), |list, node| {
+                pg_sys::lappend(list, node.cast())
+            })
+        };
+        // Shipped clauses are not checked again (as postgres_fdw): the data nodes applied them.
         pg_sys::make_foreignscan(
             tlist,
-            local_quals,
+            list(analysis.local_clauses),
             (*rel).relid,
-            fdw_exprs,
+            list(analysis.runtime_exprs),
             crate::plan::to_private(&plan),
             std::ptr::null_mut(),
-            std::ptr::null_mut(),
+            list(analysis.shipped_clauses),
             outer_plan,
         )
     }

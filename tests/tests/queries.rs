@@ -249,6 +249,27 @@ fn explain_shows_what_is_pushed_down() {
     );
     assert!(aggregates_on_access_node(&plan), "{plan}");
     assert!(plan.contains("Filter: (random() < "), "{plan}");
+
+    // A shipped clause is the data nodes' alone: the access node neither checks it again nor
+    // fetches the column only it reads; the clause it cannot ship stays here.
+    let plan = plan_text(
+        &mut an,
+        "SELECT time, location FROM conditions WHERE humidity > 50 AND random() < 2",
+    );
+    assert!(plan.contains("Filter: (random() < "), "{plan}");
+    assert!(
+        !plan
+            .lines()
+            .any(|l| l.trim_start().starts_with("Filter:") && l.contains("humidity")),
+        "{plan}"
+    );
+    assert!(
+        remote_sql(&plan)
+            .iter()
+            .all(|s| s.contains(": COPY (SELECT \"time\", location FROM")
+                && s.contains("WHERE (humidity > ")),
+        "{plan}"
+    );
     assert!(
         remote_sql(&plan)
             .iter()
