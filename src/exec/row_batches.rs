@@ -17,6 +17,7 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgSqlErrorCode, pg_sys};
 
 use crate::error::Report;
+use crate::remote::codec::Direct;
 
 /// The COPY option that asks for this path.
 pub const OPTION: &str = "hyperdist_batches";
@@ -27,13 +28,7 @@ const MESSAGE_BYTES: usize = 32 * 1024;
 /// How one column's values are written: directly for types whose binary form is their in-memory
 /// value, else by the type's `send` function.
 enum Encoder {
-    Bool,
-    Int2,
-    Int4,
-    Int8,
-    Float4,
-    Float8,
-    Uuid,
+    Direct(Direct),
     /// A varlena's bytes as they are (text types when no encoding conversion is due; bytea).
     Bytes,
     Send(Box<pg_sys::FmgrInfo>),
@@ -45,16 +40,10 @@ impl Encoder {
     unsafe fn for_type(type_oid: pg_sys::Oid, memory: pg_sys::MemoryContext) -> Encoder {
         let same_encoding =
             unsafe { pg_sys::pg_get_client_encoding() == pg_sys::GetDatabaseEncoding() };
+        if let Some(direct) = Direct::of(type_oid) {
+            return Encoder::Direct(direct);
+        }
         match type_oid {
-            pg_sys::BOOLOID => Encoder::Bool,
-            pg_sys::INT2OID => Encoder::Int2,
-            pg_sys::INT4OID | pg_sys::DATEOID | pg_sys::OIDOID => Encoder::Int4,
-            pg_sys::INT8OID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID | pg_sys::TIMEOID => {
-                Encoder::Int8
-            }
-            pg_sys::FLOAT4OID => Encoder::Float4,
-            pg_sys::FLOAT8OID => Encoder::Float8,
-            pg_sys::UUIDOID => Encoder::Uuid,
             pg_sys::BYTEAOID => Encoder::Bytes,
             pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID if same_encoding => {
                 Encoder::Bytes
@@ -110,16 +99,9 @@ impl BatchReceiver {
     unsafe fn write_field(&mut self, column: usize, value: pg_sys::Datum) {
         let writer = &mut self.writer;
         match &mut self.encoders[column] {
-            Encoder::Bool => writer.field(Some(&[(value.value() != 0) as u8])),
-            Encoder::Int2 => writer.field(Some(&(value.value() as i16).to_be_bytes())),
-            Encoder::Int4 => writer.field(Some(&(value.value() as i32).to_be_bytes())),
-            Encoder::Int8 => writer.field(Some(&(value.value() as i64).to_be_bytes())),
-            Encoder::Float4 => writer.field(Some(&(value.value() as u32).to_be_bytes())),
-            Encoder::Float8 => writer.field(Some(&(value.value() as u64).to_be_bytes())),
-            Encoder::Uuid => {
-                // SAFETY: a uuid datum points to its 16 bytes.
-                let bytes = unsafe { std::slice::from_raw_parts(value.cast_mut_ptr::<u8>(), 16) };
-                writer.field(Some(bytes));
+            Encoder::Direct(direct) => {
+                let (bytes, len) = direct.encode(value);
+                writer.field(Some(&bytes[..len]));
             }
             Encoder::Bytes => {
                 let mut varlena = value.cast_mut_ptr::<pg_sys::varlena>();

@@ -96,6 +96,8 @@ struct ScanState {
     plan: ScanPlan,
     runtime: Option<RuntimeValues>,
     columns: Vec<ColumnCodec>,
+    /// Whether decoding a row calls `recv` functions (then under the database encoding).
+    calls_recv: bool,
     /// The remote queries, started together at the first row wanted.
     streams: Vec<NodeStream>,
     launched: bool,
@@ -314,6 +316,7 @@ pub unsafe extern "C-unwind" fn begin(node: *mut pg_sys::ForeignScanState, eflag
             hypertable,
             plan,
             runtime,
+            calls_recv: columns.iter().any(ColumnCodec::calls_recv),
             columns,
             streams: Vec::new(),
             launched: false,
@@ -630,10 +633,12 @@ impl ScanState {
             let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
             nulls.fill(true);
             let mut memory = PgMemoryContexts::For(self.row_memory);
-            memory.reset();
+            if !(*self.row_memory).isReset {
+                memory.reset();
+            }
             let bytes = self.streams[stream].reader.bytes();
             let buffer = self.receive_buffer;
-            let _encoding = DatabaseEncoding::enter();
+            let _encoding = self.calls_recv.then(DatabaseEncoding::enter);
             memory.switch_to(|_| {
                 for (column, span) in self.columns.iter_mut().zip(fields) {
                     if let Some((start, end)) = span {

@@ -12,6 +12,9 @@ pub struct ColumnCodec {
     typmod: i32,
     /// Built-in fixed-width types are decoded here, without a function call per value.
     direct: Option<Direct>,
+    /// Text in a UTF-8 database: its binary form is its bytes, copied here after the check
+    /// `recv` would make.
+    direct_text: bool,
     send: pg_sys::FmgrInfo,
     recv: pg_sys::FmgrInfo,
     recv_ioparam: pg_sys::Oid,
@@ -51,7 +54,13 @@ pub unsafe fn columns(
                 index,
                 name: attr.name().to_string(),
                 typmod: attr.atttypmod,
-                direct: Direct::of(attr.atttypid, attr.atttypmod),
+                direct: (attr.atttypmod == -1)
+                    .then(|| Direct::of(attr.atttypid))
+                    .flatten(),
+                direct_text: attr.atttypmod == -1
+                    && matches!(attr.atttypid, pg_sys::TEXTOID | pg_sys::VARCHAROID)
+                    // SAFETY: the database's encoding, fixed for the backend's life.
+                    && unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32,
                 send,
                 recv,
                 recv_ioparam,
@@ -94,6 +103,12 @@ impl Drop for DatabaseEncoding {
 }
 
 impl ColumnCodec {
+    /// Whether receiving this column's values calls its `recv` function, which reads text in the
+    /// client encoding (see [`DatabaseEncoding`]).
+    pub fn calls_recv(&self) -> bool {
+        self.direct.is_none() && !self.direct_text
+    }
+
     /// The binary form of `value`, palloc'd in the current memory context.
     ///
     /// # Safety
@@ -115,6 +130,11 @@ impl ColumnCodec {
         if let Some(datum) = self.direct.and_then(|direct| direct.decode(bytes)) {
             return datum;
         }
+        if self.direct_text
+            && let Some(datum) = unsafe { utf8_text(bytes) }
+        {
+            return datum;
+        }
         unsafe {
             pg_sys::resetStringInfo(buffer);
             pg_sys::appendBinaryStringInfo(buffer, bytes.as_ptr().cast(), bytes.len() as i32);
@@ -123,11 +143,34 @@ impl ColumnCodec {
     }
 }
 
+/// A text datum of `bytes` (in the current memory context), if they are what `textrecv` accepts
+/// in a UTF-8 database: valid UTF-8 without NUL.
+///
+/// # Safety
+/// Call on the backend's thread, in a transaction.
+unsafe fn utf8_text(bytes: &[u8]) -> Option<pg_sys::Datum> {
+    if bytes.contains(&0) || std::str::from_utf8(bytes).is_err() {
+        return None;
+    }
+    let size = bytes.len() + pg_sys::VARHDRSZ;
+    // SAFETY: a fresh allocation of the varlena's full size, header then data.
+    unsafe {
+        let text = pg_sys::palloc(size).cast::<pg_sys::varlena>();
+        pgrx::varlena::set_varsize_4b(text, size as i32);
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            text.cast::<u8>().add(pg_sys::VARHDRSZ),
+            bytes.len(),
+        );
+        Some(pg_sys::Datum::from(text))
+    }
+}
+
 /// Pass-by-value built-in types whose binary form is their value in network byte order: what
-/// their `recv` functions compute, without the call. (The values come from a data node's own
-/// `send`, so the range checks `recv` would add hold already.)
+/// their `send` functions write and `recv` functions compute, without the calls. (Values received
+/// come from a data node's own `send`, so the range checks `recv` would add hold already.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Direct {
+pub enum Direct {
     Bool,
     Int2,
     Int4,
@@ -137,19 +180,43 @@ enum Direct {
 }
 
 impl Direct {
-    fn of(type_oid: pg_sys::Oid, typmod: i32) -> Option<Direct> {
-        if typmod != -1 {
-            return None;
-        }
+    pub fn of(type_oid: pg_sys::Oid) -> Option<Direct> {
         Some(match type_oid {
             pg_sys::BOOLOID => Direct::Bool,
             pg_sys::INT2OID => Direct::Int2,
             pg_sys::INT4OID | pg_sys::DATEOID | pg_sys::OIDOID => Direct::Int4,
-            pg_sys::INT8OID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Direct::Int8,
+            pg_sys::INT8OID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID | pg_sys::TIMEOID => {
+                Direct::Int8
+            }
             pg_sys::FLOAT4OID => Direct::Float4,
             pg_sys::FLOAT8OID => Direct::Float8,
             _ => return None,
         })
+    }
+
+    /// The binary form of `value`: the first `len` bytes of the array.
+    pub fn encode(self, value: pg_sys::Datum) -> ([u8; 8], usize) {
+        let mut bytes = [0u8; 8];
+        let bits = value.value();
+        let len = match self {
+            Direct::Bool => {
+                bytes[0] = (bits != 0) as u8;
+                1
+            }
+            Direct::Int2 => {
+                bytes[..2].copy_from_slice(&(bits as u16).to_be_bytes());
+                2
+            }
+            Direct::Int4 | Direct::Float4 => {
+                bytes[..4].copy_from_slice(&(bits as u32).to_be_bytes());
+                4
+            }
+            Direct::Int8 | Direct::Float8 => {
+                bytes = (bits as u64).to_be_bytes();
+                8
+            }
+        };
+        (bytes, len)
     }
 
     /// The datum, or `None` for bytes of the wrong length (left to `recv`, which reports it).

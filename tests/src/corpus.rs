@@ -4,7 +4,8 @@
 //! (a restored access node must answer them alike).
 
 /// 120 000 rows, one every 4 s over 5.5 days, 37 locations, NULLs in every nullable column,
-/// analyzed; a local `sites` table to join with. Needs a database with data nodes added.
+/// multibyte text, analyzed; a local `sites` table to join with. Needs a database with data nodes
+/// added.
 pub const CONDITIONS: &str = "CREATE TABLE conditions (
              time timestamptz NOT NULL, location text NOT NULL, temperature float8, humidity real,
              reading integer, code bigint, price numeric(12,3), flag boolean, note text);
@@ -20,7 +21,8 @@ pub const CONDITIONS: &str = "CREATE TABLE conditions (
                 i::bigint * 1000003 % 1000000007,
                 CASE WHEN i % 31 = 0 THEN NULL ELSE ((i * 7) % 100000) / 1000.0 END,
                 CASE WHEN i % 19 = 0 THEN NULL ELSE i % 3 = 0 END,
-                CASE WHEN i % 11 = 0 THEN NULL ELSE 'n' || (i % 50) END
+                CASE WHEN i % 11 = 0 THEN NULL
+                     ELSE 'n' || (i % 50) || CASE WHEN i % 13 = 0 THEN ' é€😀' ELSE '' END END
            FROM generate_series(1, 120000) i;
          INSERT INTO conditions SELECT * FROM local_conditions;
          -- Statistics on the chunks: the data nodes then plan with them (hashed time buckets).
