@@ -59,6 +59,11 @@ pub const CORPUS: &[&str] = &[
     "SELECT location, count(*), count(temperature), sum(reading), max(temperature), min(humidity)
        FROM {t} GROUP BY location ORDER BY location",
     "SELECT location, avg(temperature), avg(reading), avg(price) FROM {t} GROUP BY 1 ORDER BY 1",
+    // Whole-group aggregates in expressions, HAVING, FILTER and DISTINCT.
+    "SELECT location, avg(temperature) * 2, avg(temperature) FILTER (WHERE flag), avg(DISTINCT temperature)
+       FROM {t} GROUP BY 1 HAVING avg(temperature) > 29.5 ORDER BY 1",
+    "SELECT location, avg(temperature) FROM {t} WHERE temperature IS NULL OR location = 'loc2'
+       GROUP BY 1 ORDER BY 1",
     "SELECT location, stddev(temperature), variance(reading), stddev_pop(humidity), var_samp(price)
        FROM {t} GROUP BY 1 ORDER BY 1",
     "SELECT location, bool_and(flag), bool_or(flag), every(reading > 10), bit_and(reading), bit_or(reading)
