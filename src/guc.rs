@@ -1,4 +1,5 @@
-//! Every `hyperdist.*` setting, registered once in `_PG_init`. Documented in README.md.
+//! Every `hyperdist.*` setting, registered once in `_PG_init`, documented in README.md; and a
+//! scoped change of PostgreSQL's own settings.
 
 use std::ffi::CStr;
 use std::time::Duration;
@@ -11,6 +12,7 @@ static LOG_REMOTE_COMMANDS: GucSetting<bool> = GucSetting::<bool>::new(false);
 static MAX_INSERT_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static ENABLE_2PC: GucSetting<bool> = GucSetting::<bool>::new(true);
 static ENABLE_AGGREGATE_PUSHDOWN: GucSetting<bool> = GucSetting::<bool>::new(true);
+static PREFER_BITMAP_SCANS: GucSetting<bool> = GucSetting::<bool>::new(true);
 static HEAL_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
 static DEBUG_2PC_FAULT: GucSetting<Option<std::ffi::CString>> =
     GucSetting::<Option<std::ffi::CString>>::new(None);
@@ -70,6 +72,16 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"hyperdist.prefer_bitmap_scans",
+        c"On a data node, plans the access node's scans whose row order does not matter without plain index scans.",
+        c"Bitmap heap scans visit each page once; plain index scans over correlated time ranges, which \
+          PostgreSQL's costs favour, spend more CPU per row when the chunk is in memory. Off: the \
+          planner's own choice.",
+        &PREFER_BITMAP_SCANS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"hyperdist.heal_interval",
         c"How often the background healer resolves prepared transactions left in doubt on data nodes.",
@@ -125,8 +137,38 @@ pub fn enable_aggregate_pushdown() -> bool {
     ENABLE_AGGREGATE_PUSHDOWN.get()
 }
 
+pub fn prefer_bitmap_scans() -> bool {
+    PREFER_BITMAP_SCANS.get()
+}
+
 pub fn heal_interval() -> Duration {
     millis(&HEAL_INTERVAL_MS)
+}
+
+/// Runs `f` with PostgreSQL settings changed for its duration (like `SET LOCAL` in a function's
+/// SET clause): restored after, or by transaction abort if `f` raises.
+pub fn with_settings<R>(settings: &[(&CStr, &CStr)], f: impl FnOnce() -> R) -> R {
+    // SAFETY: the GUC nest level is popped below, or by transaction abort if `f` raises.
+    let level = unsafe {
+        let level = pgrx::pg_sys::NewGUCNestLevel();
+        for (name, value) in settings {
+            pgrx::pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pgrx::pg_sys::GucContext::PGC_USERSET,
+                pgrx::pg_sys::GucSource::PGC_S_SESSION,
+                pgrx::pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+        }
+        level
+    };
+    let result = f();
+    // SAFETY: pops the level pushed above.
+    unsafe { pgrx::pg_sys::AtEOXact_GUC(true, level) };
+    result
 }
 
 /// A fault the tests inject into two-phase commit.

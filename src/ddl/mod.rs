@@ -14,8 +14,6 @@ pub mod retention;
 pub mod utility;
 pub mod vacuum;
 
-use pgrx::pg_sys;
-
 /// Runs `f` with `search_path = pg_catalog` and the output styles remote sessions use (ISO dates,
 /// postgres intervals, exact floats), so what PostgreSQL prints (types, functions, constants in
 /// defaults, index definitions and shipped clauses) is schema-qualified and reads the same on
@@ -27,27 +25,7 @@ pub fn with_qualified_names<R>(f: impl FnOnce() -> R) -> R {
         (c"intervalstyle", c"postgres"),
         (c"extra_float_digits", c"3"),
     ];
-    // SAFETY: the GUC nest level is popped below, or by transaction abort if `f` raises.
-    let level = unsafe {
-        let level = pg_sys::NewGUCNestLevel();
-        for (name, value) in SETTINGS {
-            pg_sys::set_config_option(
-                name.as_ptr(),
-                value.as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_SAVE,
-                true,
-                0,
-                false,
-            );
-        }
-        level
-    };
-    let result = f();
-    // SAFETY: pops the level pushed above.
-    unsafe { pg_sys::AtEOXact_GUC(true, level) };
-    result
+    crate::guc::with_settings(&SETTINGS, f)
 }
 
 /// The access node's `search_path`, as `SET` takes it.

@@ -241,12 +241,7 @@ pub unsafe fn run(
             )
             .raise(),
         };
-        let plan = pg_sys::pg_plan_query(
-            query,
-            query_string,
-            pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
-            std::ptr::null_mut(),
-        );
+        let plan = crate::exec::data_node_plan::plan(query, query_string);
         pg_sys::PushCopiedSnapshot(pg_sys::GetActiveSnapshot());
         pg_sys::UpdateActiveSnapshotCommandId();
 

@@ -626,3 +626,79 @@ fn data_nodes_send_binary_copy_in_batches() {
         .get(0);
     assert_eq!(rows, 25);
 }
+
+/// The plans the data nodes logged (auto_explain) while `query` ran on a fresh access node session.
+fn data_node_plans(cluster: &Cluster, query: &str) -> String {
+    let before: Vec<usize> = cluster
+        .data_nodes()
+        .iter()
+        .map(|dn| dn.log().len())
+        .collect();
+    let mut an = cluster.access_node().connect_to(DB);
+    an.query(query, &[]).unwrap();
+    cluster
+        .data_nodes()
+        .iter()
+        .zip(before)
+        .map(|(dn, from)| dn.log().get(from..).unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn data_nodes_read_rows_in_any_order_without_plain_index_scans() {
+    let (cluster, _an) = setup();
+    for dn in cluster.data_nodes() {
+        dn.connect_to(DB)
+            .batch_execute(&format!(
+                "ALTER DATABASE {DB} SET session_preload_libraries = 'auto_explain';
+                 ALTER DATABASE {DB} SET auto_explain.log_min_duration = 0"
+            ))
+            .unwrap();
+    }
+    // Plain index scans, not bitmap ones ("Bitmap Index Scan").
+    let plain_index_scan = |plans: &str| {
+        plans.lines().any(|line| {
+            let node = line.trim_start().trim_start_matches("->  ");
+            node.starts_with("Index Scan") || node.starts_with("Index Only Scan")
+        })
+    };
+    // A few hours of one daily chunk per node, grouped by the space column: whole groups come back
+    // in any order.
+    let range_by_location = "SELECT location, avg(temperature) FROM conditions
+                              WHERE time >= '2024-03-02 02:00' AND time < '2024-03-02 05:00'
+                              GROUP BY location";
+    let plans = data_node_plans(&cluster, range_by_location);
+    assert!(
+        plans.contains("COPY (SELECT location, avg(temperature)"),
+        "{plans}"
+    );
+    assert!(plans.contains("Bitmap Heap Scan"), "{plans}");
+    assert!(!plain_index_scan(&plans), "{plans}");
+
+    // What needs an order keeps PostgreSQL's plain index scans: the first rows by time, and a
+    // whole-chunk max the planner reads from the end of an index.
+    let plans = data_node_plans(
+        &cluster,
+        "SELECT time, location FROM conditions
+          WHERE time >= '2024-03-02 02:00' AND time < '2024-03-02 05:00' ORDER BY time LIMIT 5",
+    );
+    assert!(plain_index_scan(&plans), "{plans}");
+    let plans = data_node_plans(
+        &cluster,
+        "SELECT max(time) FROM conditions WHERE location = 'loc5' AND time < '2024-03-02'",
+    );
+    assert!(plain_index_scan(&plans), "{plans}");
+
+    // Off on the data nodes, the same range query gets PostgreSQL's choice, a plain index scan
+    // over the correlated time index.
+    for dn in cluster.data_nodes() {
+        dn.connect_to(DB)
+            .batch_execute(&format!(
+                "ALTER DATABASE {DB} SET hyperdist.prefer_bitmap_scans = off"
+            ))
+            .unwrap();
+    }
+    let plans = data_node_plans(&cluster, range_by_location);
+    assert!(plain_index_scan(&plans), "{plans}");
+}
