@@ -116,11 +116,7 @@ impl BatchReceiver {
                             .row_memory
                             .switch_to(|_| pg_sys::pg_detoast_datum_packed(varlena));
                     }
-                    let bytes = std::slice::from_raw_parts(
-                        pgrx::varlena::vardata_any(varlena).cast::<u8>(),
-                        pgrx::varlena::varsize_any_exhdr(varlena),
-                    );
-                    writer.field(Some(bytes));
+                    writer.field(Some(payload(varlena)));
                 }
             }
             Encoder::Send(info) => {
@@ -132,14 +128,24 @@ impl BatchReceiver {
                     let sent = self
                         .row_memory
                         .switch_to(|_| pg_sys::SendFunctionCall(info, value));
-                    let bytes = std::slice::from_raw_parts(
-                        pgrx::varlena::vardata_any(sent).cast::<u8>(),
-                        pgrx::varlena::varsize_any_exhdr(sent),
-                    );
-                    writer.field(Some(bytes));
+                    writer.field(Some(payload(sent)));
                 }
             }
         }
+    }
+}
+
+/// The data bytes of an untoasted varlena (either header form).
+///
+/// # Safety
+/// A valid, uncompressed, inline varlena that outlives the slice.
+unsafe fn payload<'a>(varlena: *const pg_sys::varlena) -> &'a [u8] {
+    // SAFETY: the header gives the length of the bytes after it.
+    unsafe {
+        std::slice::from_raw_parts(
+            pgrx::varlena::vardata_any(varlena).cast::<u8>(),
+            pgrx::varlena::varsize_any_exhdr(varlena),
+        )
     }
 }
 

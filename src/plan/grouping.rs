@@ -219,15 +219,9 @@ impl Request {
             return 1.0;
         }
         unsafe {
-            let list = self
-                .group_exprs
-                .iter()
-                .fold(std::ptr::null_mut(), |list, e| {
-                    pg_sys::lappend(list, (*e).cast())
-                });
             pg_sys::estimate_num_groups(
                 self.root,
-                list,
+                crate::plan::node_list(&self.group_exprs),
                 (*self.input_rel).rows,
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),

@@ -185,10 +185,16 @@ pub unsafe fn from_private<T: serde::de::DeserializeOwned + Default>(
 /// comparisons evaluate (they become the ForeignScan's `fdw_exprs`, see `paths::get_plan`).
 pub fn upper_private(plan: &ScanPlan, runtime_exprs: &[*mut pg_sys::Node]) -> *mut pg_sys::List {
     // SAFETY: lists of planner nodes, in the current memory context.
-    unsafe {
-        let exprs = runtime_exprs.iter().fold(std::ptr::null_mut(), |list, e| {
-            pg_sys::lappend(list, (*e).cast())
-        });
-        pg_sys::lappend(to_private(plan), exprs.cast())
-    }
+    unsafe { pg_sys::lappend(to_private(plan), node_list(runtime_exprs).cast()) }
+}
+
+/// A PostgreSQL List of `nodes` (NIL when empty), in the current memory context.
+///
+/// # Safety
+/// Valid nodes; called on the backend's thread.
+pub unsafe fn node_list(nodes: &[*mut pg_sys::Node]) -> *mut pg_sys::List {
+    nodes.iter().fold(std::ptr::null_mut(), |list, node| {
+        // SAFETY: appends a node pointer to a list of this memory context.
+        unsafe { pg_sys::lappend(list, (*node).cast()) }
+    })
 }

@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 use crate::catalog::hypertable;
 use crate::plan::analyze;
+use crate::plan::node_list;
 use crate::plan::order;
 
 /// Rows the planner assumes a hypertable has until statistics say otherwise.
@@ -106,20 +107,15 @@ pub unsafe extern "C-unwind" fn get_plan(
         if plan.all_shipped && ordered {
             plan.limit = order::pushable_limit(root);
         }
-        let list = |nodes: Vec<*mut pg_sys::Node>| {
-            nodes.into_iter().fold(std::ptr::null_mut(), |list, node| {
-                pg_sys::lappend(list, node.cast())
-            })
-        };
         // Shipped clauses are not checked again (as postgres_fdw): the data nodes applied them.
         pg_sys::make_foreignscan(
             tlist,
-            list(analysis.local_clauses),
+            node_list(&analysis.local_clauses),
             (*rel).relid,
-            list(analysis.runtime_exprs),
+            node_list(&analysis.runtime_exprs),
             crate::plan::to_private(&plan),
             std::ptr::null_mut(),
-            list(analysis.shipped_clauses),
+            node_list(&analysis.shipped_clauses),
             outer_plan,
         )
     }
